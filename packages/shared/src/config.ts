@@ -1,0 +1,111 @@
+/**
+ * Configuration from the environment (names and defaults: DESIGN.md). Each
+ * app composes its own zod schema from these fields and parses it once at
+ * start; a bad value stops the process with one line per variable naming it,
+ * the value and what is allowed.
+ */
+import { z } from 'zod';
+import { normalizePair } from './pair.js';
+import { parsePeriods, type Period } from './period.js';
+
+export class ConfigError extends Error {}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "24h" -> 86400000. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new ConfigError(`"${text}" is not a duration: write <n><unit>, unit ms, s, m, h or d (e.g. 24h)`);
+  return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+}
+
+/** A string turned into T by `parse`, whose error message says what is allowed. */
+function parsed<T>(parse: (s: string) => T) {
+  return z.string().transform((s, ctx): T => {
+    try {
+      return parse(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `a whole number from ${min} to ${max}`).max(max, `a whole number from ${min} to ${max}`));
+
+const redisUrl = z
+  .string()
+  .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s), 'a redis:// or rediss:// URL');
+
+/** Fields every app reads. */
+export const commonEnv = {
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'host:port,host:port,...')
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - (1 to 64 characters)')
+    .default('candlestack'),
+  PERIODS: parsed<Period[]>(parsePeriods).default(parsePeriods('1m,5m,10m,15m,30m,1h,4h,1d')),
+  GRACE_MS: int(0, 3_600_000).default(2000),
+  TICK_RETENTION: parsed(parseDuration).default(parseDuration('24h')),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** `PAIRS`: a list of pairs, or "all". */
+export const pairsEnv = parsed<string[] | 'all'>((s) => {
+  if (s.trim().toLowerCase() === 'all') return 'all';
+  const pairs = s.split(',').filter((p) => p.trim() !== '').map(normalizePair);
+  if (pairs.length === 0) throw new ConfigError('no pair given: write e.g. BTC_USDT,ETH_USDT or all');
+  return [...new Set(pairs)];
+}).default(['BTC_USDT', 'ETH_USDT']);
+
+export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };
+
+/**
+ * Parses `env` with `schema`. Empty strings count as unset (so `FOO=` in a
+ * .env file means "the default"). Throws ConfigError with one line per bad
+ * variable.
+ */
+export function parseConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '?');
+    const value = input[name];
+    const shown = value === undefined ? '(unset)' : JSON.stringify(redactUrl(value));
+    return `invalid configuration: ${name}=${shown}: ${issue.message}`;
+  });
+  throw new ConfigError([...new Set(lines)].join('\n'));
+}
+
+/** A URL with its password replaced, for logs and errors. */
+export function redactUrl(value: string): string {
+  return value.replace(/^(\w+:\/\/)([^@/]*):([^@/]*)@/, '$1$2:***@');
+}
+
+/** For main(): parse or print the lines and exit 1. */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  try {
+    return parseConfig(schema, env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Exact decimal arithmetic on the strings exchanges send.
+ *
+ * Prices and volumes never pass through a binary float: a decimal string is
+ * read as a BigInt of units and a scale (number of fraction digits), summed
+ * exactly and written back in canonical form (no exponent, no leading zeros,
+ * no trailing fraction zeros, "0" for zero). The Lua scripts that fold ticks
+ * inside Redis rely on that canonical form (see lua/includes/decimal.lua).
+ */
+
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+interface Scaled {
+  readonly units: bigint;
+  readonly scale: number;
+}
+
+export class DecimalError extends Error {}
+
+/** True when `s` is a plain non-negative decimal such as "0.5", "12", "3.10". */
+export function isDecimal(s: string): boolean {
+  return DECIMAL.test(s);
+}
+
+/**
+ * Canonical form of a non-negative decimal: "007.500" -> "7.5", "0.0" -> "0".
+ * Accepts a number only when it prints without an exponent (JSON feeds
+ * sometimes send small integers as numbers).
+ */
+export function canonical(value: string | number): string {
+  let s = typeof value === 'number' ? numberToDecimal(value) : expandExponent(value.trim());
+  if (!DECIMAL.test(s)) throw new DecimalError(`not a decimal: ${JSON.stringify(value)}`);
+  if (s.startsWith('.')) s = `0${s}`;
+  let [int = '0', frac = ''] = s.split('.');
+  int = int.replace(/^0+(?=\d)/, '');
+  frac = frac.replace(/0+$/, '');
+  return frac ? `${int}.${frac}` : int;
+}
+
+/** Numbers are read by their shortest round-trip text (0.1 -> "0.1"). */
+function numberToDecimal(n: number): string {
+  if (!Number.isFinite(n) || n < 0) throw new DecimalError(`not a non-negative finite number: ${n}`);
+  return expandExponent(String(n));
+}
+
+const EXPONENT = /^(\d+)(?:\.(\d*))?e([+-]?\d{1,3})$/i;
+
+/** "1.5e-7" -> "0.00000015", exactly, by moving the point. */
+function expandExponent(s: string): string {
+  const m = EXPONENT.exec(s);
+  if (!m) return s;
+  const int = m[1]!;
+  const frac = m[2] ?? '';
+  const exp = Number(m[3]);
+  const digits = int + frac;
+  const point = int.length + exp;
+  if (point <= 0) return `0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return digits + '0'.repeat(point - digits.length);
+  return `${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+function parse(s: string): Scaled {
+  const c = canonical(s);
+  const [int, frac = ''] = c.split('.');
+  return { units: BigInt(`${int}${frac}`), scale: frac.length };
+}
+
+function format({ units, scale }: Scaled): string {
+  const digits = units.toString().padStart(scale + 1, '0');
+  if (scale === 0) return digits;
+  return canonical(`${digits.slice(0, -scale)}.${digits.slice(-scale)}`);
+}
+
+function align(a: Scaled, b: Scaled): [bigint, bigint, number] {
+  const scale = Math.max(a.scale, b.scale);
+  const up = (x: Scaled) => x.units * 10n ** BigInt(scale - x.scale);
+  return [up(a), up(b), scale];
+}
+
+/** Exact sum of non-negative decimal strings. */
+export function add(a: string, b: string): string {
+  const [x, y, scale] = align(parse(a), parse(b));
+  return format({ units: x + y, scale });
+}
+
+/** Exact sum of many decimal strings ("0" for none). */
+export function sum(values: Iterable<string>): string {
+  let acc: Scaled = { units: 0n, scale: 0 };
+  for (const v of values) {
+    const [x, y, scale] = align(acc, parse(v));
+    acc = { units: x + y, scale };
+  }
+  return format(acc);
+}
+
+/** Exact product, e.g. price x quantity = quote amount. */
+export function mul(a: string, b: string): string {
+  const x = parse(a);
+  const y = parse(b);
+  return format({ units: x.units * y.units, scale: x.scale + y.scale });
+}
+
+/** -1, 0 or 1, comparing values (so "1.50" equals "1.5"). */
+export function compare(a: string, b: string): -1 | 0 | 1 {
+  const [x, y] = align(parse(a), parse(b));
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function max(a: string, b: string): string {
+  return compare(a, b) >= 0 ? a : b;
+}
+
+export function min(a: string, b: string): string {
+  return compare(a, b) <= 0 ? a : b;
+}
+
+/** True when the decimal is zero. */
+export function isZero(a: string): boolean {
+  return parse(a).units === 0n;
+}
+
+/** Value times 10^-places, rounded half-up to `places` fraction digits (for display only). */
+export function round(a: string, places: number): string {
+  const x = parse(a);
+  if (x.scale <= places) return format(x);
+  const drop = 10n ** BigInt(x.scale - places);
+  const units = (x.units + drop / 2n) / drop;
+  return format({ units, scale: places });
+}

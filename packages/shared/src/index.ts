@@ -1,0 +1,12 @@
+export * from './candle.js';
+export * from './candle-store.js';
+export * from './clock.js';
+export * from './config.js';
+export * as decimal from './decimal.js';
+export { DecimalError, canonical, isDecimal } from './decimal.js';
+export * from './keys.js';
+export * from './logger.js';
+export * from './pair.js';
+export * from './period.js';
+export * from './redis.js';
+export * from './scripts.js';

@@ -1,0 +1,96 @@
+-- Candles as stored (JSON in sorted sets and in the forming hash), and the
+-- fold rules of candle.ts: open/close are the first/last trade by (time, id),
+-- flat buckets sit at the previous close. Requires decimal.lua.
+
+local function num(n)
+  return string.format('%.0f', n)
+end
+
+-- Stable field order, so the same candle always encodes to the same member.
+local function enc(c)
+  local s = '{"time":' .. num(c.time) .. ',"open":"' .. c.open .. '","high":"' .. c.high ..
+    '","low":"' .. c.low .. '","close":"' .. c.close .. '","volume":"' .. c.volume ..
+    '","quoteVolume":"' .. c.quoteVolume .. '","trades":' .. num(c.trades)
+  if c.ot then
+    s = s .. ',"ot":' .. num(c.ot) .. ',"oi":"' .. c.oi .. '","ct":' .. num(c.ct) .. ',"ci":"' .. c.ci .. '"'
+  end
+  return s .. '}'
+end
+
+local function dec(s)
+  return cjson.decode(s)
+end
+
+local function flat(time, price)
+  return { time = time, open = price, high = price, low = price, close = price,
+    volume = '0', quoteVolume = '0', trades = 0 }
+end
+
+local function idcmp(a, b)
+  if string.match(a, '^%d+$') and string.match(b, '^%d+$') then
+    local x = string.gsub(a, '^0+(%d)', '%1')
+    local y = string.gsub(b, '^0+(%d)', '%1')
+    if #x ~= #y then return (#x < #y) and -1 or 1 end
+  end
+  if a == b then return 0 end
+  return (a < b) and -1 or 1
+end
+
+local function tradecmp(t1, i1, t2, i2)
+  if t1 ~= t2 then return (t1 < t2) and -1 or 1 end
+  return idcmp(i1, i2)
+end
+
+-- Folds one trade into candle c (nil or flat: a new candle) of bucket `time`.
+local function apply(c, time, t, price, qty, amt, id)
+  if c == nil or c.trades == 0 then
+    return { time = time, open = price, high = price, low = price, close = price,
+      volume = qty, quoteVolume = amt, trades = 1, ot = t, oi = id, ct = t, ci = id }
+  end
+  if tradecmp(t, id, c.ot, c.oi) < 0 then
+    c.open = price; c.ot = t; c.oi = id
+  end
+  if tradecmp(t, id, c.ct, c.ci) > 0 then
+    c.close = price; c.ct = t; c.ci = id
+  end
+  if dcmp(price, c.high) > 0 then c.high = price end
+  if dcmp(price, c.low) < 0 then c.low = price end
+  c.volume = dadd(c.volume, qty)
+  c.quoteVolume = dadd(c.quoteVolume, amt)
+  c.trades = c.trades + 1
+  return c
+end
+
+-- Rolls consecutive parts (oldest first) up into the candle of bucket `time`.
+local function rollup(time, parts)
+  local out = nil
+  for _, p in ipairs(parts) do
+    if p.trades > 0 then
+      if out == nil then
+        out = { time = time, open = p.open, high = p.high, low = p.low, close = p.close,
+          volume = p.volume, quoteVolume = p.quoteVolume, trades = p.trades }
+      else
+        if dcmp(p.high, out.high) > 0 then out.high = p.high end
+        if dcmp(p.low, out.low) < 0 then out.low = p.low end
+        out.close = p.close
+        out.volume = dadd(out.volume, p.volume)
+        out.quoteVolume = dadd(out.quoteVolume, p.quoteVolume)
+        out.trades = out.trades + p.trades
+      end
+    end
+  end
+  if out == nil then return flat(time, parts[1].open) end
+  return out
+end
+
+-- Replaces the member at score `time` (there is at most one).
+local function put(key, c)
+  redis.call('ZREMRANGEBYSCORE', key, c.time, c.time)
+  redis.call('ZADD', key, c.time, enc(c))
+end
+
+local function get(key, time)
+  local m = redis.call('ZRANGE', key, time, time, 'BYSCORE')[1]
+  if m then return dec(m) end
+  return nil
+end

@@ -1,0 +1,79 @@
+/**
+ * The one place Redis clients are made.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { redactUrl } from './config.js';
+
+export interface RedisConfig {
+  readonly REDIS_URL: string;
+  readonly REDIS_CLUSTER_NODES?: string | undefined;
+}
+
+export type ClientRole =
+  /**
+   * For BullMQ: it blocks on commands and must never see them fail while
+   * reconnecting, so `maxRetriesPerRequest: null` (BullMQ refuses to run
+   * otherwise) and the offline queue stays on.
+   */
+  | 'bullmq'
+  /**
+   * For our own commands: when Redis is away they fail at once
+   * (`enableOfflineQueue: false`) instead of piling up in memory, so the
+   * ingester buffers within its own bound and the API answers 503.
+   */
+  | 'command';
+
+/**
+ * Reconnect forever, backing off to at most 2 s between tries: Redis going
+ * away is survived, and it is noticed again within seconds when it returns.
+ */
+const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000);
+
+export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger): Redis | Cluster {
+  const options: RedisOptions = {
+    maxRetriesPerRequest: role === 'bullmq' ? null : 1,
+    enableOfflineQueue: role === 'bullmq',
+    retryStrategy,
+    // Connect lazily? No: connect now, so a wrong address shows at start.
+    lazyConnect: false,
+    connectionName: undefined,
+  };
+  let client: Redis | Cluster;
+  if (config.REDIS_CLUSTER_NODES) {
+    const nodes = config.REDIS_CLUSTER_NODES.split(',').map((hp) => {
+      const [host = '127.0.0.1', port = '6379'] = hp.split(':');
+      return { host, port: Number(port) };
+    });
+    client = new Cluster(nodes, { redisOptions: options, clusterRetryStrategy: retryStrategy });
+  } else {
+    client = new Redis(config.REDIS_URL, options);
+  }
+  if (log) {
+    const where = config.REDIS_CLUSTER_NODES ?? redactUrl(config.REDIS_URL);
+    let down = false;
+    client.on('ready', () => {
+      if (down) log.info({ redis: where, role }, 'redis is back');
+      down = false;
+    });
+    client.on('error', (err: Error) => {
+      if (!down) log.warn({ redis: where, role, err: err.message }, 'redis unreachable, retrying');
+      down = true;
+    });
+  } else {
+    // Without a listener ioredis prints every failed attempt; errors still
+    // reach each command's caller.
+    client.on('error', () => undefined);
+  }
+  return client;
+}
+
+/** Quits, or disconnects if Redis is not answering. */
+export async function closeRedis(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await Promise.race([client.quit(), new Promise((_, rej) => setTimeout(() => rej(new Error('quit timeout')), 1000))]);
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The Lua scripts, registered on a client with `defineCommand` (ioredis then
+ * sends EVALSHA and falls back to EVAL). A line `--- @include "name"` pulls in
+ * `lua/includes/name.lua`, so shared helpers are written once.
+ */
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis, Result } from 'ioredis';
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+
+function load(file: string): string {
+  const text = readFileSync(new URL(file, LUA_DIR), 'utf8');
+  return text.replace(/^--- @include "([a-z-]+)"$/gm, (_, name: string) =>
+    readFileSync(new URL(`includes/${name}.lua`, LUA_DIR), 'utf8'),
+  );
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** lua/add-ticks-6.lua: returns [added, duplicates, late]. */
+    addTicks(
+      ticks: string,
+      ids: string,
+      state: string,
+      forming: string,
+      baseCandles: string,
+      revised: string,
+      baseMs: number,
+      ...trades: (string | number)[]
+    ): Result<[number, number, number], Context>;
+    /** lua/close-pair-n.lua: returns [closed, revised, more, ...events]. */
+    closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+  }
+}
+
+let sources: { addTicks: string; closePair: string } | undefined;
+const defined = new WeakSet<Redis | Cluster>();
+
+/** Registers the scripts on a client (idempotent per client). */
+export function defineScripts(redis: Redis | Cluster): void {
+  sources ??= { addTicks: load('add-ticks-6.lua'), closePair: load('close-pair-n.lua') };
+  if (defined.has(redis)) return;
+  defined.add(redis);
+  redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
+  redis.defineCommand('closePair', { lua: sources.closePair });
+}
