@@ -10,3 +10,4 @@ export * from './pair.js';
 export * from './period.js';
 export * from './redis.js';
 export * from './scripts.js';
+export * from './status.js';

@@ -52,6 +52,14 @@ export class Keys {
   events(): string {
     return `${this.prefix}:events`;
   }
+  /** Hash of counters and gauges every process adds to; the API exposes them on /metrics. */
+  stats(): string {
+    return `${this.prefix}:stats`;
+  }
+  /** Hash: the source's health as the ingester last saw it (see status.ts). */
+  sourceStatus(): string {
+    return `${this.prefix}:source`;
+  }
   /** BullMQ's prefix: its keys are `<prefix>:bull:<queue>:...`. */
   bullPrefix(): string {
     return `${this.prefix}:bull`;
