@@ -11,3 +11,4 @@ export * from './period.js';
 export * from './redis.js';
 export * from './scripts.js';
 export * from './status.js';
+export * from './tick.js';

@@ -109,22 +109,25 @@ for _, p in ipairs(plan) do
   end
 end
 
--- 2. Revisions: re-roll every closed candle that holds a revised base bucket.
+-- 2. Revisions: re-roll every closed candle that holds a revised base
+--    bucket, period by period, shortest first, so each roll-up reads sources
+--    that are already revised.
 if more == 0 then
   local revised = redis.call('ZRANGE', KEYS[3], 0, budget - 1)
-  local done = {}
   for _, m in ipairs(revised) do
     local b = tonumber(m)
     if plan[1].closed and b <= plan[1].closed then
       local c = get(plan[1].key, b)
       if c then event(plan[1].ms, 'revised', c) end
     end
-    for k = 2, n do
-      local p = plan[k]
-      local pb = math.floor(b / p.ms) * p.ms
-      local id = p.ms .. ':' .. pb
-      if p.closed and pb <= p.closed and not done[id] then
-        done[id] = true
+  end
+  for k = 2, n do
+    local p = plan[k]
+    local done = {}
+    for _, m in ipairs(revised) do
+      local pb = math.floor(tonumber(m) / p.ms) * p.ms
+      if p.closed and pb <= p.closed and not done[pb] then
+        done[pb] = true
         local ps = parts(p, pb)
         if #ps > 0 then
           local c = rollup(pb, ps)
@@ -134,8 +137,8 @@ if more == 0 then
         end
       end
     end
-    redis.call('ZREM', KEYS[3], m)
   end
+  if #revised > 0 then redis.call('ZREM', KEYS[3], unpack(revised)) end
   if #revised >= budget then more = 1 end
 end
 

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, commonEnv, pairsEnv, parseConfig, parseDuration } from './config.js';
+
+const schema = z.object({ ...commonEnv, PAIRS: pairsEnv });
+
+describe('config', () => {
+  it('has the defaults of DESIGN.md', () => {
+    const c = parseConfig(schema, {});
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(c.REDIS_PREFIX).toBe('candlestack');
+    expect(c.PERIODS.map((p) => p.label)).toEqual(['1m', '5m', '10m', '15m', '30m', '1h', '4h', '1d']);
+    expect(c.GRACE_MS).toBe(2000);
+    expect(c.TICK_RETENTION).toBe(86_400_000);
+    expect(c.PAIRS).toEqual(['BTC_USDT', 'ETH_USDT']);
+    expect(c.LOG_LEVEL).toBe('info');
+  });
+  it('reads values and treats empty as unset', () => {
+    const c = parseConfig(schema, { PERIODS: '1s,5s', GRACE_MS: '250', PAIRS: 'btc-usdt,ETH/BTC', REDIS_PREFIX: '' });
+    expect(c.PERIODS.map((p) => p.ms)).toEqual([1000, 5000]);
+    expect(c.GRACE_MS).toBe(250);
+    expect(c.PAIRS).toEqual(['BTC_USDT', 'ETH_BTC']);
+    expect(c.REDIS_PREFIX).toBe('candlestack');
+    expect(parseConfig(schema, { PAIRS: 'all' }).PAIRS).toBe('all');
+  });
+  it('stops on a bad value with one line naming the variable, the value and what is allowed', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PERIODS: '7m' }, /^invalid configuration: PERIODS="7m": "7m" does not divide a day evenly$/],
+      [{ GRACE_MS: 'soon' }, /^invalid configuration: GRACE_MS="soon": a whole number from 0 to 3600000$/],
+      [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL="http:\/\/x": a redis:\/\/ or rediss:\/\/ URL$/],
+      [{ TICK_RETENTION: '1 week' }, /^invalid configuration: TICK_RETENTION="1 week": .*duration/],
+      [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL="loud": .*info/],
+      [{ PAIRS: 'BTCUSDT' }, /^invalid configuration: PAIRS="BTCUSDT": .*BASE_QUOTE/],
+      [{ REDIS_PREFIX: 'a b' }, /^invalid configuration: REDIS_PREFIX="a b": letters/],
+    ];
+    for (const [env, line] of cases) {
+      let err: unknown;
+      try {
+        parseConfig(schema, env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(env)).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(line);
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+    }
+  });
+  it('never shows a password from a URL', () => {
+    expect(() => parseConfig(schema, { REDIS_URL: 'redis://user:s3cret@ host' })).toThrow(/user:\*\*\*@/);
+    expect(() => parseConfig(schema, { REDIS_URL: 'redis://user:s3cret@ host' })).not.toThrow(/s3cret/);
+  });
+  it('parses durations', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('24h')).toBe(86_400_000);
+    expect(() => parseDuration('24')).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Turning a source's trade into a Tick: every field checked, decimals made
+ * canonical, the quote amount computed exactly when the source gives none.
+ * Anything wrong throws TickError with a reason short enough for a log line
+ * and a dead-letter entry.
+ */
+import type { Side, Tick } from './candle.js';
+import { DecimalError, canonical, isZero, mul } from './decimal.js';
+import { PairError, normalizePair } from './pair.js';
+
+export class TickError extends Error {}
+
+/** A trade as a source read it, before validation. */
+export interface RawTrade {
+  readonly pair: unknown;
+  /** ms since the epoch, or an ISO 8601 string. */
+  readonly time: unknown;
+  readonly price: unknown;
+  readonly quantity: unknown;
+  /** Quote amount; computed as price x quantity when absent. */
+  readonly amount?: unknown;
+  readonly side?: unknown;
+  readonly id: unknown;
+}
+
+/** Trade ids go into JSON built by Lua and into logs: keep them plain. */
+const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** 2000-01-01 .. 2100-01-01: anything outside is a unit mistake (s vs ms). */
+const MIN_TIME = 946_684_800_000;
+const MAX_TIME = 4_102_444_800_000;
+
+function decimal(name: string, v: unknown): string {
+  if (typeof v !== 'string' && typeof v !== 'number') throw new TickError(`${name} is missing or not a decimal`);
+  try {
+    const d = canonical(v);
+    if (isZero(d)) throw new TickError(`${name} is zero`);
+    return d;
+  } catch (e) {
+    if (e instanceof DecimalError) throw new TickError(`${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+export function parseTime(v: unknown): number {
+  let t: number;
+  if (typeof v === 'number') t = v;
+  else if (typeof v === 'string' && /^\d+$/.test(v)) t = Number(v);
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) t = Date.parse(v);
+  else throw new TickError('time is missing or not ms / ISO 8601');
+  if (!Number.isInteger(t) || t < MIN_TIME || t > MAX_TIME) {
+    throw new TickError(`time ${JSON.stringify(v)} is not a time in ms between 2000 and 2100`);
+  }
+  return t;
+}
+
+export function toTick(raw: RawTrade): Tick {
+  if (typeof raw.pair !== 'string') throw new TickError('pair is missing');
+  let pair: string;
+  try {
+    pair = normalizePair(raw.pair);
+  } catch (e) {
+    if (e instanceof PairError) throw new TickError(e.message);
+    throw e;
+  }
+  const time = parseTime(raw.time);
+  const price = decimal('price', raw.price);
+  const quantity = decimal('quantity', raw.quantity);
+  const amount = raw.amount === undefined || raw.amount === null || raw.amount === '' ? mul(price, quantity) : decimal('amount', raw.amount);
+  let side: Side | undefined;
+  if (raw.side !== undefined && raw.side !== null && raw.side !== '') {
+    const s = String(raw.side).toLowerCase();
+    if (s !== 'buy' && s !== 'sell') throw new TickError(`side ${JSON.stringify(raw.side)} is not buy or sell`);
+    side = s;
+  }
+  const id = typeof raw.id === 'number' && Number.isSafeInteger(raw.id) ? String(raw.id) : raw.id;
+  if (typeof id !== 'string' || !ID.test(id)) throw new TickError(`id ${JSON.stringify(raw.id)} is not a plain trade id`);
+  return side ? { pair, time, price, quantity, amount, side, id } : { pair, time, price, quantity, amount, id };
+}

@@ -1,0 +1,156 @@
+/**
+ * The Lua scripts against the pure fold, in a real Redis: random trades
+ * arriving out of order while buckets close (so many arrive late and revise
+ * closed candles, flat ones included), duplicates, catch-up, idempotence.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  CandleStore,
+  Keys,
+  candlesFromTicks,
+  closeLimits,
+  parsePeriods,
+  planPeriods,
+  type SourceClock,
+  type StoredCandle,
+  type Tick,
+} from '@candlestack/shared';
+import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
+
+const redis = new Redis(TEST_REDIS_URL);
+const prefixes: string[] = [];
+afterAll(async () => {
+  await Promise.all(prefixes.map((p) => deletePrefix(p)));
+  redis.disconnect();
+});
+
+function storeFor(periods: string) {
+  const prefix = testPrefix('store');
+  prefixes.push(prefix);
+  const plan = planPeriods(parsePeriods(periods));
+  return { store: new CandleStore(redis, new Keys(prefix), plan), plan, keys: new Keys(prefix) };
+}
+
+const T0 = Date.UTC(2024, 0, 1, 0, 0, 0);
+const replayAt = (time: number, done = false): SourceClock => ({ source: 'replay', replayTime: time, done });
+const strip = ({ ot: _a, oi: _b, ct: _c, ci: _d, ...c }: StoredCandle) => c;
+
+function rng(seed: number) {
+  let s = seed;
+  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+function makeTicks(n: number, spanMs: number, seed: number, pair = 'A_B'): Tick[] {
+  const rnd = rng(seed);
+  const out: Tick[] = [];
+  for (let i = 0; i < n; i++) {
+    // Quiet stretches: some seconds get nothing, so flat candles appear.
+    const time = T0 + Math.floor(rnd() ** 3 * spanMs);
+    const price = (100 + Math.floor(rnd() * 2000) / 100).toFixed(2).replace(/\.?0+$/, '');
+    const quantity = (Math.floor(rnd() * 1e6 + 1) / 1e6).toString();
+    out.push({ pair, time, price, quantity, amount: quantity, id: String(50_000 + i) });
+  }
+  return out;
+}
+
+async function allClosed(store: CandleStore, pair: string, ms: number) {
+  return (await store.closedCandles(pair, ms, { from: 0, limit: 100_000 })).map(strip);
+}
+
+describe('Lua store', () => {
+  it('equals the reference for every period when trades arrive late and out of order', async () => {
+    const { store, plan } = storeFor('1s,5s,15s,1m');
+    const ticks = makeTicks(3000, 400_000, 3);
+    const rnd = rng(99);
+    // Arrival: mostly in time order, one in five delayed by up to 20 s.
+    const arrival = ticks
+      .map((t) => ({ t, at: t.time + (rnd() < 0.2 ? Math.floor(rnd() * 20_000) : 0) }))
+      .sort((a, b) => a.at - b.at);
+    let late = 0;
+    let now = 0;
+    for (let i = 0; i < arrival.length; i += 50) {
+      const chunk = arrival.slice(i, i + 50);
+      late += (await store.addTicks('A_B', chunk.map((a) => a.t))).late;
+      // The replay's clock: the latest trade time written so far.
+      now = Math.max(now, ...chunk.map((a) => a.t.time));
+      await store.closePair('A_B', closeLimits(plan, replayAt(now), 500));
+    }
+    expect(late).toBeGreaterThan(100);
+    const last = Math.max(...ticks.map((t) => t.time));
+    await store.closePair('A_B', closeLimits(plan, replayAt(last, true), 500));
+    for (const { ms } of plan.chain) {
+      const expected = candlesFromTicks(ticks, ms).map(strip);
+      if (ms === 1000) expect(expected.some((c) => c.trades === 0)).toBe(true);
+      expect(await allClosed(store, 'A_B', ms), `period ${ms}`).toEqual(expected);
+    }
+    expect(await store.formingCandles('A_B', 5000, replayAt(last, true))).toEqual([]);
+  });
+
+  it('counts a trade seen twice once, and a second close changes nothing', async () => {
+    const { store, plan, keys } = storeFor('1s,5s');
+    const ticks = makeTicks(300, 20_000, 5);
+    expect(await store.addTicks('A_B', ticks)).toEqual({ added: 300, duplicates: 0, late: 0 });
+    expect(await store.addTicks('A_B', ticks.slice(0, 120))).toEqual({ added: 0, duplicates: 120, late: 0 });
+    const limits = closeLimits(plan, replayAt(Math.max(...ticks.map((t) => t.time)), true), 0);
+    const first = await store.closePair('A_B', limits);
+    expect(first.closed).toBeGreaterThan(0);
+    const snapshot = await redis.zrange(keys.candles('A_B', 5000), 0, -1);
+    const again = await store.closePair('A_B', limits);
+    expect(again).toEqual({ closed: 0, revised: 0, events: [] });
+    expect(await redis.zrange(keys.candles('A_B', 5000), 0, -1)).toEqual(snapshot);
+    expect(await allClosed(store, 'A_B', 5000)).toEqual(candlesFromTicks(ticks, 5000).map(strip));
+    expect(await redis.xlen(keys.ticks('A_B'))).toBe(300);
+  });
+
+  it('a late trade revises its closed candle, the flat ones after it and the roll-ups', async () => {
+    const { store, plan } = storeFor('1s,5s');
+    const tick = (s: number, id: number, price: string): Tick => ({ pair: 'A_B', time: T0 + s * 1000 + 100, id: String(id), price, quantity: '1', amount: price });
+    await store.addTicks('A_B', [tick(0, 1, '10'), tick(7, 5, '12')]);
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 9_999, true), 0));
+    // Seconds 1..6 are flat at 10; now a trade at second 2 arrives late.
+    const r = await store.addTicks('A_B', [tick(2, 3, '11')]);
+    expect(r.late).toBe(1);
+    const res = await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 9_999, true), 0));
+    expect(res.revised).toBeGreaterThan(0);
+    expect(res.events.some((e) => e.kind === 'revised' && e.periodMs === 1000 && e.candle.time === T0 + 2000)).toBe(true);
+    const ones = await allClosed(store, 'A_B', 1000);
+    expect(ones.map((c) => [c.close, c.trades])).toEqual([
+      ['10', 1], ['10', 0], ['11', 1], ['11', 0], ['11', 0], ['11', 0], ['11', 0], ['12', 1], ['12', 0], ['12', 0],
+    ]);
+    // A trade earlier than the first one: a new first candle, flat up to the old first.
+    await store.addTicks('A_B', [tick(-3, 0, '9')]);
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 9_999, true), 0));
+    const all = [tick(-3, 0, '9'), tick(0, 1, '10'), tick(2, 3, '11'), tick(7, 5, '12')];
+    for (const ms of [1000, 5000]) {
+      expect(await allClosed(store, 'A_B', ms)).toEqual(candlesFromTicks(all, ms, Math.floor((T0 + 9_999) / ms) * ms).map(strip));
+    }
+  });
+
+  it('catches up a long outage in bounded script calls, with no gap', async () => {
+    const { store, plan } = storeFor('1s,1m');
+    const ticks = [0, 1, 3_000].map((s, i): Tick => ({ pair: 'A_B', time: T0 + s * 1000, id: String(i + 1), price: `${i + 1}`, quantity: '1', amount: '1' }));
+    await store.addTicks('A_B', ticks);
+    const limits = closeLimits(plan, replayAt(T0 + 3_000_000, true), 0);
+    const r = await store.closePair('A_B', limits, 500);
+    expect(r.closed).toBe(3001 + 51);
+    expect(await allClosed(store, 'A_B', 1000)).toEqual(candlesFromTicks(ticks, 1000).map(strip));
+    expect(await allClosed(store, 'A_B', 60_000)).toEqual(candlesFromTicks(ticks, 60_000).map(strip));
+  });
+
+  it('assembles forming candles of long periods from closed short ones and forming base buckets', async () => {
+    const { store, plan } = storeFor('1s,5s,1m');
+    const ticks = makeTicks(500, 42_500, 8);
+    await store.addTicks('A_B', ticks);
+    const now = T0 + 42_500;
+    await store.closePair('A_B', closeLimits(plan, replayAt(now), 1000));
+    const through = Math.floor(now / 1000) * 1000;
+    for (const ms of [1000, 5000, 60_000]) {
+      const closed = await allClosed(store, 'A_B', ms);
+      const forming = (await store.formingCandles('A_B', ms, replayAt(now))).map(strip);
+      expect(forming.length).toBeGreaterThan(0);
+      const expected = candlesFromTicks(ticks, ms, Math.floor(through / ms) * ms).map(strip);
+      expect([...closed, ...forming], `period ${ms}`).toEqual(expected);
+    }
+  });
+});
