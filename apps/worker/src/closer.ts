@@ -1,0 +1,127 @@
+/**
+ * One close run: for every pair, close each bucket that has ended by the
+ * source's clock (plus GRACE_MS), re-roll revised ones, publish what changed,
+ * trim what retention allows. Everything it writes goes through the
+ * close-pair script, so running it twice, or on two workers at once, gives
+ * the same candles.
+ */
+import {
+  CandleStore,
+  Keys,
+  Stats,
+  closeLimits,
+  periodLabel,
+  toCandle,
+  type CandleEvent,
+  type Logger,
+  type PeriodPlan,
+  type RedisClient,
+} from '@candlestack/shared';
+
+export interface CloseRunResult {
+  readonly pairs: number;
+  readonly closed: number;
+  readonly revised: number;
+}
+
+/** Pairs closed at once: enough to hide round trips, few enough to stay fair to other clients. */
+const PARALLEL_PAIRS = 16;
+
+export class Closer {
+  private readonly store: CandleStore;
+  private readonly stats: Stats;
+  private readonly served: Set<number>;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly plan: PeriodPlan,
+    private readonly graceMs: number,
+    private readonly retentionMs: number,
+    private readonly log: Logger,
+  ) {
+    this.store = new CandleStore(redis, keys, plan);
+    this.stats = new Stats(redis, keys);
+    this.served = new Set(plan.periods.map((p) => p.ms));
+  }
+
+  /**
+   * Closes the periods of `periodMs`'s chain (the period and those it is
+   * rolled up from), or every period when `periodMs` is undefined.
+   */
+  async run(periodMs: number | undefined, progress?: (done: number, total: number) => Promise<void>): Promise<CloseRunResult> {
+    const clock = await this.store.readClock();
+    const wallNow = Date.now();
+    const all = closeLimits(this.plan, clock, this.graceMs, wallNow);
+    const wanted = periodMs === undefined ? undefined : this.chainOf(periodMs);
+    const limits = new Map([...all].map(([ms, lim]) => [ms, wanted && !wanted.has(ms) ? undefined : lim]));
+    const pairs = await this.store.pairs();
+    let closed = 0;
+    let revised = 0;
+    let done = 0;
+    const lastClosed = new Map<number, number>();
+    for (let i = 0; i < pairs.length; i += PARALLEL_PAIRS) {
+      await Promise.all(
+        pairs.slice(i, i + PARALLEL_PAIRS).map(async (pair) => {
+          const r = await this.store.closePair(pair, limits);
+          closed += r.closed;
+          revised += r.revised;
+          for (const e of r.events) {
+            if (e.kind === 'closed') lastClosed.set(e.periodMs, Math.max(lastClosed.get(e.periodMs) ?? 0, e.candle.time));
+          }
+          await this.publish(r.events);
+          await this.trim(pair, wallNow);
+        }),
+      );
+      done = Math.min(pairs.length, i + PARALLEL_PAIRS);
+      if (progress && pairs.length > PARALLEL_PAIRS) await progress(done, pairs.length);
+    }
+    await this.stats.incr({ candles_closed_total: closed, candles_revised_total: revised, close_jobs_total: 1 });
+    // Close lag: how long after its bucket's end the newest candle closed
+    // (meaningful on the wall clock only, not for a replay).
+    for (const ms of wanted ?? this.served) {
+      if (!this.served.has(ms)) continue;
+      const t = lastClosed.get(ms);
+      const lag = t !== undefined && clock.source !== 'replay' ? wallNow - (t + ms) : undefined;
+      await this.stats.closeRun(periodLabel(ms), wallNow, lag);
+    }
+    return { pairs: pairs.length, closed, revised };
+  }
+
+  /** The period and every period it is rolled up from. */
+  private chainOf(periodMs: number): Set<number> {
+    const out = new Set<number>();
+    for (let ms: number | null = periodMs; ms !== null; ) {
+      out.add(ms);
+      ms = this.plan.chain.find((c) => c.ms === ms)?.sourceMs ?? null;
+    }
+    return out;
+  }
+
+  /** Closed and revised candles of the periods served, to the live feed. */
+  private async publish(events: readonly CandleEvent[]): Promise<void> {
+    const msgs = events.filter((e) => this.served.has(e.periodMs));
+    if (msgs.length === 0) return;
+    const multi = this.redis.multi();
+    for (const e of msgs) {
+      multi.publish(
+        this.keys.events(),
+        JSON.stringify({ type: e.kind, pair: e.pair, period: periodLabel(e.periodMs), candle: toCandle(e.candle, true) }),
+      );
+    }
+    await multi.exec();
+  }
+
+  /**
+   * Ticks and dedupe ids older than TICK_RETENTION go. Candles never need
+   * them again: a trade is folded into its candle in the same atomic step
+   * that stores it, so a stalled worker cannot lose one to trimming.
+   */
+  private async trim(pair: string, wallNow: number): Promise<void> {
+    const cutoff = wallNow - this.retentionMs;
+    await Promise.all([
+      this.redis.xtrim(this.keys.ticks(pair), 'MINID', '~', cutoff),
+      this.redis.zremrangebyscore(this.keys.ids(pair), '-inf', `(${cutoff}`),
+    ]);
+  }
+}

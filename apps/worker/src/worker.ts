@@ -1,0 +1,98 @@
+/**
+ * The worker: one BullMQ job scheduler per period fires at each period's end
+ * plus GRACE_MS; each job closes what has ended (see closer.ts). At start it
+ * also queues one catch-up run, so a worker that was down closes the missed
+ * buckets at once rather than at the next scheduled end (a day away for 1d).
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import {
+  CLOSE_QUEUE,
+  Keys,
+  closeRedis,
+  createRedis,
+  periodLabel,
+  planPeriods,
+  type Logger,
+  type RedisClient,
+} from '@candlestack/shared';
+import { Closer } from './closer.js';
+import type { WorkerConfig } from './env.js';
+
+export interface CloseJobData {
+  /** Close this period's chain; absent with `all`. */
+  readonly periodMs?: number;
+  /** Close every period (catch-up, end of a replay). */
+  readonly all?: boolean;
+}
+
+export interface RunningWorker {
+  readonly queue: Queue<CloseJobData>;
+  close(): Promise<void>;
+}
+
+const schedulerId = (ms: number) => `close-${periodLabel(ms)}`;
+
+/**
+ * BullMQ aligns `every` schedules to multiples of `every`, shifted by
+ * `offset`: firing at each bucket's end plus the grace time. An offset of 0
+ * would mean "no alignment", hence a full period instead.
+ */
+export const scheduleOffset = (periodMs: number, graceMs: number) => graceMs % periodMs || periodMs;
+
+export async function startWorker(config: WorkerConfig, log: Logger): Promise<RunningWorker> {
+  const keys = new Keys(config.REDIS_PREFIX);
+  const plan = planPeriods(config.PERIODS);
+  const redis: RedisClient = createRedis(config, 'command', log.child({ component: 'redis' }));
+  const bull = createRedis(config, 'bullmq');
+  const closer = new Closer(redis, keys, plan, config.GRACE_MS, config.TICK_RETENTION, log);
+  const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
+  const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
+  const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
+
+  const wanted = new Set(plan.periods.map((p) => schedulerId(p.ms)));
+  for (const s of await queue.getJobSchedulers()) {
+    if (s.key && !wanted.has(s.key)) {
+      await queue.removeJobScheduler(s.key);
+      log.info({ scheduler: s.key }, 'removed the scheduler of a period no longer built');
+    }
+  }
+  for (const p of plan.periods) {
+    await queue.upsertJobScheduler(
+      schedulerId(p.ms),
+      { every: p.ms, offset: scheduleOffset(p.ms, config.GRACE_MS) },
+      { name: `close ${p.label}`, data: { periodMs: p.ms }, opts: jobOpts },
+    );
+  }
+  await queue.add('catch up', { all: true }, jobOpts);
+
+  const worker = new Worker<CloseJobData>(
+    CLOSE_QUEUE,
+    async (job: Job<CloseJobData>) => {
+      const started = Date.now();
+      const r = await closer.run(job.data.all ? undefined : job.data.periodMs, (done, total) =>
+        job.updateProgress(Math.round((done / total) * 100)),
+      );
+      const level = r.closed > plan.chain.length * Math.max(r.pairs, 1) * 2 || r.revised > 0 ? 'info' : 'debug';
+      log[level]({ job: job.name, ...r, ms: Date.now() - started }, `${job.name}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
+      return r;
+    },
+    { ...queueOpts, connection: createRedis(config, 'bullmq'), concurrency: 1 },
+  );
+  worker.on('failed', (job, err) => log.error({ job: job?.name, err: err.message }, 'close job failed (will retry)'));
+  worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
+  log.info({ periods: plan.periods.map((p) => p.label), baseMs: plan.baseMs, graceMs: config.GRACE_MS }, 'close schedulers in place');
+
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await queue.close();
+        await closeRedis(bull);
+        await closeRedis(redis);
+      })();
+      return closing;
+    },
+  };
+}
