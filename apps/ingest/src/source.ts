@@ -1,0 +1,37 @@
+/**
+ * What every source implements: a new exchange or file format is a new file
+ * in sources/, not a branch spread over the ingester.
+ */
+import type { Logger, RawTrade, SourceKind, SourceState } from '@candlestack/shared';
+
+export interface SourceSink {
+  /**
+   * Trades as read; the ingester validates each and sets bad ones aside.
+   * Resolves when there is room for more: a finite source (a replay) awaits
+   * it, so reading never outruns Redis; a live source need not.
+   */
+  trades(trades: readonly RawTrade[]): Promise<void>;
+  /** A message that could not be understood: counted, logged once per reason, set aside. */
+  malformed(reason: string, sample: string): void;
+  /** Connection state changes; shown by /readyz and the dashboard. */
+  status(state: SourceState, detail: string): void;
+  /** Trades known to be missed: a gap the exchange could not fill. Counted, logged, never hidden. */
+  gap(pair: string, missed: number, detail: string): void;
+  /** For a replay: every trade up to `time` has been handed over (the replay's clock). */
+  clock?(time: number): void;
+  readonly log: Logger;
+}
+
+export interface Source {
+  readonly kind: SourceKind;
+  /**
+   * Starts delivering; resolves with the pairs it follows once it knows them
+   * (PAIRS=all asks the exchange, a replay reads its file). Rejects with a
+   * clear message when it cannot start (an unknown pair, a missing file).
+   */
+  start(sink: SourceSink): Promise<string[]>;
+  /** For a finite source: resolves once everything has been handed over. */
+  readonly finished?: Promise<void>;
+  /** Stops; idempotent. */
+  close(): Promise<void>;
+}

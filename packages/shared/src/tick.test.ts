@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { TickError, toTick } from './tick.js';
+
+const good = { pair: 'btc-usdt', time: 1_700_000_000_123, price: '37012.50', quantity: '0.0100', side: 'SELL', id: '42' };
+
+describe('toTick', () => {
+  it('normalises a good trade and computes the quote amount exactly', () => {
+    expect(toTick(good)).toEqual({ pair: 'BTC_USDT', time: 1_700_000_000_123, price: '37012.5', quantity: '0.01', amount: '370.125', side: 'sell', id: '42' });
+    expect(toTick({ ...good, amount: '370.13', side: undefined, time: '2023-11-14T22:13:20.123Z' })).toEqual({
+      pair: 'BTC_USDT', time: 1_700_000_000_123, price: '37012.5', quantity: '0.01', amount: '370.13', id: '42',
+    });
+    expect(toTick({ ...good, price: 0.1, quantity: 3, id: 7 }).amount).toBe('0.3');
+  });
+  it('rejects every malformed field with a reason', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ pair: 'BTCUSDT' }, /not a pair/],
+      [{ pair: undefined }, /pair is missing/],
+      [{ time: 1_700_000_000 }, /between 2000 and 2100/],
+      [{ time: 'yesterday' }, /time/],
+      [{ price: '-1' }, /price/],
+      [{ price: '0' }, /price is zero/],
+      [{ price: 'NaN' }, /price/],
+      [{ quantity: null }, /quantity/],
+      [{ side: 'long' }, /side/],
+      [{ id: '' }, /id/],
+      [{ id: 'a"b' }, /id/],
+      [{ id: { x: 1 } }, /id/],
+    ];
+    for (const [patch, reason] of bad) {
+      expect(() => toTick({ ...good, ...patch } as never), JSON.stringify(patch)).toThrow(TickError);
+      expect(() => toTick({ ...good, ...patch } as never)).toThrow(reason);
+    }
+  });
+});
