@@ -11,6 +11,12 @@ end
 -- -1, 0 or 1
 local function dcmp(a, b)
   if a == b then return 0 end
+  -- Fast path: distinct decimals of at most 15 significant digits are
+  -- distinct doubles in the same order (DBL_DIG is 15).
+  if #a <= 16 and #b <= 16 then
+    local x, y = tonumber(a), tonumber(b)
+    if x ~= y then return (x < y) and -1 or 1 end
+  end
   local ai, af = dsplit(a)
   local bi, bf = dsplit(b)
   if #ai ~= #bi then return (#ai < #bi) and -1 or 1 end
@@ -31,6 +37,16 @@ local function dadd(a, b)
   local x = ai .. af .. string.rep('0', fl - #af)
   local y = bi .. bf .. string.rep('0', fl - #bf)
   local n = math.max(#x, #y)
+  if n <= 15 then
+    -- Fast path: both scaled integers (and their sum) are exact in a double.
+    local digits = string.format('%.0f', tonumber(x) + tonumber(y))
+    if fl == 0 then return digits end
+    digits = string.rep('0', fl + 1 - #digits) .. digits
+    local int = string.sub(digits, 1, #digits - fl)
+    local frac = string.gsub(string.sub(digits, #digits - fl + 1), '0+$', '')
+    if frac == '' then return int end
+    return int .. '.' .. frac
+  end
   x = string.rep('0', n - #x) .. x
   y = string.rep('0', n - #y) .. y
   local parts = {}
