@@ -1,0 +1,67 @@
+/**
+ * The Express app: every HTTP route of DESIGN.md, in the order a request
+ * meets them. It does no I/O of its own at creation; server.ts makes the
+ * clients and the http.Server it runs on.
+ */
+import express, { type Express, type RequestHandler } from 'express';
+import type { Queue } from 'bullmq';
+import type { CandleStore, Logger, RedisClient, Stats } from '@candlestack/shared';
+import { boardRouter, type AdminCredentials } from './board.js';
+import type { ApiConfig } from './env.js';
+import { errorHandler, notFound } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { requestLog } from './request-log.js';
+import { candlesRouter } from './routes/candles.js';
+import { healthRouter } from './routes/health.js';
+import { pairsRouter } from './routes/pairs.js';
+
+export interface AppDeps {
+  readonly config: ApiConfig;
+  /** The command client (fails fast while Redis is away). */
+  readonly redis: RedisClient;
+  readonly store: CandleStore;
+  readonly stats: Stats;
+  /** The queues shown on the board. */
+  readonly queues: readonly Queue[];
+  /** The board's credentials; undefined: open (loopback only, see board.ts). */
+  readonly credentials: AdminCredentials | undefined;
+  readonly log: Logger;
+  /** Wall time the API started (for /readyz). */
+  readonly upSince: number;
+  readonly startupGraceMs: number;
+  /** The dashboard (`/` and its static files), mounted after the API routes and before the 404. */
+  readonly dashboard?: RequestHandler;
+}
+
+export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
+  const { config, log } = deps;
+  const periods = config.PERIODS;
+  const metrics = createMetrics(deps.stats, periods, log);
+  const app = express();
+  app.disable('x-powered-by');
+  // Plain key=value parsing: a value is a string, or an array when repeated
+  // (which the query schemas reject); never nested objects.
+  app.set('query parser', 'simple');
+
+  app.use(metrics.observe, requestLog(log));
+  app.use(
+    healthRouter({
+      redis: deps.redis,
+      stats: deps.stats,
+      periods,
+      graceMs: config.GRACE_MS,
+      upSince: deps.upSince,
+      startupGraceMs: deps.startupGraceMs,
+      log,
+    }),
+  );
+  app.use(metrics.router);
+  app.use(candlesRouter(deps.store, periods));
+  app.use(pairsRouter(deps.store, deps.stats, periods));
+  app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' })));
+  if (deps.dashboard) app.use(deps.dashboard);
+
+  app.use(notFound);
+  app.use(errorHandler(log, () => deps.redis.status === 'ready'));
+  return { app, metrics };
+}

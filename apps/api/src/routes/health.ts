@@ -1,0 +1,82 @@
+/**
+ * `GET /healthz`: the process is up (no Redis needed, so a liveness probe
+ * never restarts the API for Redis' sake). `GET /readyz`: the data served is
+ * kept up to date (rules: readiness.ts); 503 with the reasons otherwise.
+ */
+import { Router } from 'express';
+import type { Logger, Period, RedisClient, SourceStatus, Stats } from '@candlestack/shared';
+import { methodNotAllowed } from '../errors.js';
+import { assessReadiness } from '../readiness.js';
+
+/** Redis answers a PING in well under a millisecond; a second means trouble. */
+export const PING_TIMEOUT_MS = 1000;
+
+export interface HealthDeps {
+  readonly redis: RedisClient;
+  readonly stats: Stats;
+  readonly periods: readonly Period[];
+  readonly graceMs: number;
+  /** Wall time the API started. */
+  readonly upSince: number;
+  readonly startupGraceMs: number;
+  readonly log: Logger;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function healthRouter(deps: HealthDeps): Router {
+  const router = Router();
+  router
+    .route('/healthz')
+    .get((_req, res) => {
+      res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+    })
+    .all(methodNotAllowed('GET, HEAD'));
+
+  router
+    .route('/readyz')
+    .get(async (_req, res) => {
+      res.set('Cache-Control', 'no-store');
+      const t0 = Date.now();
+      let facts: [SourceStatus | undefined, Record<string, number>];
+      try {
+        await withTimeout(deps.redis.ping(), PING_TIMEOUT_MS, 'PING');
+        facts = await withTimeout(Promise.all([deps.stats.readSourceStatus(), deps.stats.read()]), PING_TIMEOUT_MS, 'reading status');
+      } catch (err) {
+        // The error names the Redis address: logged for the operator, kept out of the body.
+        deps.log.warn({ err: (err as Error).message }, 'readyz: redis check failed');
+        res.status(503).json({
+          status: 'not ready',
+          reasons: ['redis does not answer'],
+          warnings: [],
+          checks: { redis: { ok: false } },
+        });
+        return;
+      }
+      const redis = { ok: true, latencyMs: Date.now() - t0 };
+      const [source, stats] = facts;
+      const r = assessReadiness({
+        now: Date.now(),
+        upSince: deps.upSince,
+        startupGraceMs: deps.startupGraceMs,
+        periods: deps.periods,
+        graceMs: deps.graceMs,
+        source,
+        stats,
+      });
+      res.status(r.ready ? 200 : 503).json({
+        status: r.ready ? 'ready' : 'not ready',
+        reasons: r.reasons,
+        warnings: r.warnings,
+        checks: { redis, source: r.source, closeJobs: r.closeJobs },
+      });
+    })
+    .all(methodNotAllowed('GET, HEAD'));
+  return router;
+}

@@ -1,0 +1,126 @@
+/**
+ * Starts the API: Redis clients, the close queue (for the board), the
+ * Express app and the one http.Server that serves it (the WebSocket server
+ * attaches to that same server). Nothing waits for Redis: the API answers
+ * /healthz at once and /readyz says 503 until Redis is there.
+ */
+import { createServer, type Server } from 'node:http';
+import { isIPv6, type AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import type { Express, RequestHandler } from 'express';
+import {
+  CLOSE_QUEUE,
+  CandleStore,
+  Keys,
+  Stats,
+  closeRedis,
+  createLogger,
+  createRedis,
+  planPeriods,
+  type Logger,
+} from '@candlestack/shared';
+import { createApp } from './app.js';
+import { boardAccess, BOARD_PATH } from './board.js';
+import type { ApiConfig } from './env.js';
+import { STARTUP_GRACE_MS } from './readiness.js';
+
+export interface StartOptions {
+  /** Default: silent. */
+  readonly log?: Logger;
+  /** How long a close job may not have run yet after start (see readiness.ts); tests pass 0. */
+  readonly startupGraceMs?: number;
+  /** The dashboard, mounted before the 404 (see app.ts). */
+  readonly dashboard?: RequestHandler;
+}
+
+export interface RunningApi {
+  /** e.g. http://127.0.0.1:3000 (the actual port when PORT=0). */
+  readonly url: string;
+  readonly boardUrl: string;
+  readonly server: Server;
+  readonly app: Express;
+  /** Idempotent: every call returns the first call's promise. */
+  close(): Promise<void>;
+}
+
+/** In-flight requests get this long to finish at shutdown before their sockets are cut. */
+const DRAIN_MS = 5_000;
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS).unref();
+    server.close((err) => {
+      clearTimeout(cut);
+      if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(err);
+      else resolve();
+    });
+    // Keep-alive sockets with no request in flight would hold close() open.
+    server.closeIdleConnections();
+  });
+}
+
+export async function startApi(config: ApiConfig, opts: StartOptions = {}): Promise<RunningApi> {
+  const log = opts.log ?? createLogger('api', 'silent');
+  // Before anything is opened, so a refusal leaves nothing behind.
+  const credentials = await boardAccess(config);
+  const upSince = Date.now();
+  const keys = new Keys(config.REDIS_PREFIX);
+  // Run in reverse at close: the server first, the Redis clients last.
+  const closers: { what: string; close: () => Promise<void> }[] = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const c of [...closers].reverse()) {
+        try {
+          await c.close();
+        } catch (err) {
+          log.warn({ err, what: c.what }, 'error while closing');
+        }
+      }
+    })());
+
+  try {
+    const redisLog = log.child({ component: 'redis' });
+    const redis = createRedis(config, 'command', redisLog);
+    closers.push({ what: 'redis', close: () => closeRedis(redis) });
+    const bullRedis = createRedis(config, 'bullmq', redisLog);
+    closers.push({ what: 'bullmq redis', close: () => closeRedis(bullRedis) });
+    const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix() });
+    // An EventEmitter's unheard 'error' would crash the process; the client's own listener already logs outages.
+    queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
+    closers.push({ what: 'queue', close: () => queue.close() });
+
+    const { app } = createApp({
+      config,
+      redis,
+      store: new CandleStore(redis, keys, planPeriods(config.PERIODS)),
+      stats: new Stats(redis, keys),
+      queues: [queue],
+      credentials,
+      log,
+      upSince,
+      startupGraceMs: opts.startupGraceMs ?? STARTUP_GRACE_MS,
+      ...(opts.dashboard ? { dashboard: opts.dashboard } : {}),
+    });
+    const server = createServer(app);
+    const address = await listen(server, config.PORT, config.HOST);
+    closers.push({ what: 'http server', close: () => closeServer(server) });
+
+    const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
+    const url = `http://${host}:${address.port}`;
+    return { url, boardUrl: `${url}${BOARD_PATH}`, server, app, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,53 @@
+/** GET /metrics: the deployment's counters from Redis, and this process's own metrics. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COUNTERS } from '@candlestack/shared';
+import { startTestApi, type TestApi } from './helpers.js';
+import { PAIR, seedMarket } from './market.js';
+
+let t: TestApi;
+beforeAll(async () => {
+  t = await startTestApi();
+  await seedMarket(t);
+});
+afterAll(() => t.stop());
+
+describe('GET /metrics', () => {
+  it('exposes the shared counters, close lags, request latency and process metrics', async () => {
+    await t.stats.incr({ ticks_ingested_total: 42, candles_closed_total: 7 });
+    await t.stats.incr({ ticks_ingested_total: 1 });
+    await t.stats.closeRun('1m', Date.now(), 1500);
+    await t.fetch(`/candles/btc-usdt/1m?limit=2`);
+    await t.fetch(`/candles/${PAIR}/5m`);
+    await t.fetch('/candles/NOPE_USDT/1m');
+    await t.fetch('/no/such/path');
+
+    const res = await t.fetch('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+
+    for (const name of Object.keys(COUNTERS)) expect(text).toMatch(new RegExp(`^# TYPE candlestack_${name} counter$`, 'm'));
+    expect(text).toMatch(/^candlestack_ticks_ingested_total 43$/m);
+    expect(text).toMatch(/^candlestack_candles_closed_total 7$/m);
+    expect(text).toMatch(/^candlestack_ticks_dropped_total 0$/m);
+    expect(text).toMatch(/^candlestack_stats_up 1$/m);
+    expect(text).toMatch(/^candlestack_close_lag_ms\{period="1m"\} 1500$/m);
+    expect(text).toMatch(/^candlestack_process_cpu_user_seconds_total /m);
+
+    const count = (route: string, status: number) =>
+      new RegExp(`^candlestack_http_request_duration_seconds_count\\{method="GET",route="${route}",status="${status}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    expect(count('/candles/:pair/:period', 200)).toBe('2');
+    expect(count('/candles/:pair/:period', 404)).toBe('1');
+    expect(count('unmatched', 404)).toBe('1');
+    // Route patterns only, never raw URLs: the label's values stay few.
+    expect(text).not.toMatch(/route="\/candles\/(btc|BTC|NOPE)/);
+    expect(text).not.toMatch(/route="\/no\/such/);
+  });
+
+  it('reads the counters afresh at every scrape', async () => {
+    await t.stats.incr({ close_jobs_total: 5 });
+    expect(await (await t.fetch('/metrics')).text()).toMatch(/^candlestack_close_jobs_total 5$/m);
+    await t.stats.incr({ close_jobs_total: 2 });
+    expect(await (await t.fetch('/metrics')).text()).toMatch(/^candlestack_close_jobs_total 7$/m);
+  });
+});
