@@ -158,6 +158,7 @@ export class TickWriter {
     this.retryMs = 0;
     if (flushedMax > this.maxTime) this.maxTime = flushedMax;
     try {
+      await this.store.announceTicks([...batch.keys()]);
       await this.flushCounters();
       if (this.opts.onFlushed && Number.isFinite(this.maxTime)) await this.opts.onFlushed(this.maxTime);
     } catch (err) {

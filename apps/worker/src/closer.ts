@@ -13,6 +13,7 @@ import {
   periodLabel,
   toCandle,
   type CandleEvent,
+  type LiveEvent,
   type Logger,
   type PeriodPlan,
   type RedisClient,
@@ -104,10 +105,8 @@ export class Closer {
     if (msgs.length === 0) return;
     const multi = this.redis.multi();
     for (const e of msgs) {
-      multi.publish(
-        this.keys.events(),
-        JSON.stringify({ type: e.kind, pair: e.pair, period: periodLabel(e.periodMs), candle: toCandle(e.candle, true) }),
-      );
+      const event: LiveEvent = { type: e.kind, pair: e.pair, period: periodLabel(e.periodMs), candle: toCandle(e.candle, true) };
+      multi.publish(this.keys.events(), JSON.stringify(event));
     }
     await multi.exec();
   }

@@ -4,8 +4,9 @@
  * the API reads closed candles and assembles the forming ones.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { rollUp, flatCandle, type StoredCandle, type Tick } from './candle.js';
+import { compareIds, rollUp, flatCandle, type StoredCandle, type Tick } from './candle.js';
 import { clockFromHash, closeLimits, sourceNow, type SourceClock } from './clock.js';
+import type { LiveEvent } from './events.js';
 import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
 import { defineScripts } from './scripts.js';
@@ -119,6 +120,25 @@ export class CandleStore {
     return { closed, revised, events };
   }
 
+  /**
+   * The newest trade stored for the pair, for a live source resuming after a
+   * restart: the highest id among the `scan` ids stored last (the ids are
+   * scored by arrival, and sources hand trades over roughly in id order) and
+   * the time of the pair's latest trade. Undefined when nothing is stored
+   * (or all of it is older than the tick retention).
+   */
+  async latestTrade(pair: string, scan = 1000): Promise<{ id?: string; time?: number } | undefined> {
+    const [ids, lt] = await Promise.all([
+      this.redis.zrevrange(this.keys.ids(pair), 0, scan - 1),
+      this.redis.hget(this.keys.state(pair), 'lt'),
+    ]);
+    let id: string | undefined;
+    for (const x of ids) if (id === undefined || compareIds(x, id) > 0) id = x;
+    const time = num(lt ?? undefined);
+    if (id === undefined && time === undefined) return undefined;
+    return { ...(id !== undefined && { id }), ...(time !== undefined && { time }) };
+  }
+
   async state(pair: string): Promise<PairState> {
     return parseState(await this.redis.hgetall(this.keys.state(pair)));
   }
@@ -197,6 +217,13 @@ export class CandleStore {
       below = out;
     }
     return below;
+  }
+
+  /** Tells the live feeds which pairs just got trades (see events.ts). */
+  async announceTicks(pairs: readonly string[]): Promise<void> {
+    if (pairs.length === 0) return;
+    const event: LiveEvent = { type: 'ticks', pairs };
+    await this.redis.publish(this.keys.events(), JSON.stringify(event));
   }
 
   async pairs(): Promise<string[]> {

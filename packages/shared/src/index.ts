@@ -12,3 +12,4 @@ export * from './redis.js';
 export * from './scripts.js';
 export * from './status.js';
 export * from './tick.js';
+export * from './events.js';

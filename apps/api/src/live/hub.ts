@@ -1,0 +1,173 @@
+/**
+ * The live feed of one API process. It listens to the deployment's pub/sub
+ * channel (so any number of API processes each serve their own clients):
+ * closed and revised candles are forwarded at once; "ticks" events mark the
+ * pair's subscriptions dirty, and every `throttleMs` each dirty subscription
+ * recomputes its forming candle from Redis and sends it if it changed. A
+ * burst of trades costs one read per subscription per interval, and the
+ * latest state is always the one delivered.
+ */
+import {
+  parseLiveEvent,
+  periodLabel,
+  toCandle,
+  type Candle,
+  type CandleStore,
+  type LiveEvent,
+  type Logger,
+  type RedisClient,
+} from '@candlestack/shared';
+import type { ServerMessage } from './protocol.js';
+
+/** A connected client, as the hub sees it. */
+export interface LiveClient {
+  send(msg: ServerMessage): void;
+}
+
+interface Subscription {
+  readonly pair: string;
+  readonly periodMs: number;
+  readonly label: string;
+  readonly clients: Set<LiveClient>;
+  /** Last JSON sent per candle time, to send only changes. */
+  readonly sent: Map<number, string>;
+  /** Newest closed candle seen: a forming read that raced its close is not sent. */
+  closedTime: number;
+  dirty: boolean;
+}
+
+const key = (pair: string, periodMs: number) => `${pair}|${periodMs}`;
+
+export class LiveHub {
+  private readonly subs = new Map<string, Subscription>();
+  private readonly byPair = new Map<string, Set<Subscription>>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: CandleStore,
+    private readonly subscriber: RedisClient,
+    private readonly channel: string,
+    private readonly throttleMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel: string, text: string) => {
+      if (channel !== this.channel) return;
+      const event = parseLiveEvent(text);
+      if (event) this.onEvent(event);
+    });
+    // ioredis resubscribes by itself after a reconnect. Start does not wait
+    // long for Redis: the API must answer /healthz even while it is away.
+    const subscribed = this.subscriber.subscribe(this.channel).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'cannot subscribe to live events yet; ioredis will retry');
+    });
+    await Promise.race([subscribed, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    this.timer = setInterval(() => void this.flush(), this.throttleMs);
+  }
+
+  /** Adds a client to (pair, period) and sends it the current forming candle at once. */
+  async subscribe(client: LiveClient, pair: string, periodMs: number): Promise<void> {
+    const k = key(pair, periodMs);
+    let sub = this.subs.get(k);
+    if (!sub) {
+      sub = { pair, periodMs, label: periodLabel(periodMs), clients: new Set(), sent: new Map(), closedTime: -Infinity, dirty: false };
+      this.subs.set(k, sub);
+      let set = this.byPair.get(pair);
+      if (!set) this.byPair.set(pair, (set = new Set()));
+      set.add(sub);
+    }
+    sub.clients.add(client);
+    client.send({ type: 'subscribed', pair, period: sub.label });
+    for (const candle of await this.forming(sub)) client.send({ type: 'candle', pair, period: sub.label, candle });
+  }
+
+  unsubscribe(client: LiveClient, pair: string, periodMs: number): boolean {
+    const sub = this.subs.get(key(pair, periodMs));
+    if (!sub || !sub.clients.delete(client)) return false;
+    if (sub.clients.size === 0) {
+      this.subs.delete(key(pair, periodMs));
+      this.byPair.get(pair)?.delete(sub);
+    }
+    return true;
+  }
+
+  /** Drops every subscription of a client (it disconnected). */
+  removeClient(client: LiveClient): void {
+    for (const sub of [...this.subs.values()]) if (sub.clients.has(client)) this.unsubscribe(client, sub.pair, sub.periodMs);
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  private onEvent(event: LiveEvent): void {
+    if (event.type === 'ticks') {
+      for (const pair of event.pairs) for (const sub of this.byPair.get(pair) ?? []) sub.dirty = true;
+      return;
+    }
+    for (const sub of this.byPair.get(event.pair) ?? []) {
+      if (sub.label !== event.period) continue;
+      this.broadcast(sub, event.candle);
+      sub.sent.delete(event.candle.time);
+      if (event.type === 'closed') sub.closedTime = Math.max(sub.closedTime, event.candle.time);
+      // A bucket closed: the next one is forming now, even with no trade yet.
+      sub.dirty = true;
+    }
+  }
+
+  private broadcast(sub: Subscription, candle: Candle): void {
+    const msg: ServerMessage = { type: 'candle', pair: sub.pair, period: sub.label, candle };
+    for (const c of sub.clients) c.send(msg);
+  }
+
+  private async forming(sub: Subscription): Promise<Candle[]> {
+    const stored = await this.store.formingCandles(sub.pair, sub.periodMs);
+    return stored.map((c) => toCandle(c, false));
+  }
+
+  /** One throttle tick: recompute dirty subscriptions, send what changed. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const dirty = [...this.subs.values()].filter((s) => s.dirty);
+      await Promise.all(
+        dirty.map(async (sub) => {
+          sub.dirty = false;
+          let candles: Candle[];
+          try {
+            candles = await this.forming(sub);
+          } catch (err) {
+            sub.dirty = true; // Redis away: try again next tick.
+            this.log.debug({ err: (err as Error).message }, 'cannot read forming candle');
+            return;
+          }
+          const times = new Set(candles.map((c) => c.time));
+          for (const t of sub.sent.keys()) if (!times.has(t)) sub.sent.delete(t);
+          for (const candle of candles) {
+            if (candle.time <= sub.closedTime) continue;
+            const json = JSON.stringify(candle);
+            if (sub.sent.get(candle.time) === json) continue;
+            sub.sent.set(candle.time, json);
+            this.broadcast(sub, candle);
+          }
+        }),
+      );
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      this.subs.clear();
+      this.byPair.clear();
+      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+    })();
+    return this.closing;
+  }
+}

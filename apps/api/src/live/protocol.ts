@@ -1,0 +1,46 @@
+/** The WebSocket protocol of DESIGN.md: what clients send, what they get. */
+import { z } from 'zod';
+import type { Candle } from '@candlestack/shared';
+
+export const clientMessage = z.object({
+  op: z.enum(['subscribe', 'unsubscribe']),
+  pair: z.string().max(64),
+  period: z.string().max(16),
+});
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+export type ServerMessage =
+  | { type: 'subscribed' | 'unsubscribed'; pair: string; period: string }
+  | { type: 'candle'; pair: string; period: string; candle: Candle }
+  | { type: 'error'; message: string };
+
+/** Close codes (4000-4999 are the application's own). */
+export const CLOSE = {
+  /** The client did not read fast enough: its send buffer passed the limit. */
+  slowConsumer: { code: 4008, reason: 'slow consumer: too much unread data' },
+  /** The server is shutting down; reconnect later. */
+  goingAway: { code: 1001, reason: 'server shutting down' },
+} as const;
+
+export interface LiveLimits {
+  /** Largest client message, bytes (larger: the connection closes with 1009). */
+  readonly maxMessageBytes: number;
+  readonly maxSubscriptions: number;
+  /** Unsent bytes a client may have before it is dropped as a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** Connections per client address. */
+  readonly maxConnectionsPerAddress: number;
+  /** Ping interval; a peer that has not answered the previous ping is dropped. */
+  readonly pingMs: number;
+  /** Least time between two forming-candle messages of one subscription. */
+  readonly throttleMs: number;
+}
+
+export const DEFAULT_LIMITS: LiveLimits = {
+  maxMessageBytes: 4096,
+  maxSubscriptions: 100,
+  maxBufferedBytes: 1 << 20,
+  maxConnectionsPerAddress: 50,
+  pingMs: 30_000,
+  throttleMs: 250,
+};

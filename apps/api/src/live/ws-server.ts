@@ -1,0 +1,193 @@
+/**
+ * `/ws` on the API's HTTP server (DESIGN.md, "WebSocket"). Each connection
+ * may hold several subscriptions; a bad message gets an error and the
+ * connection stays open. Guards: message size, subscriptions per
+ * connection, connections per client address, a send buffer limit past
+ * which a slow client is dropped (so it never holds up the others), and
+ * ping/pong to find dead peers.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { PairError, PeriodError, normalizePair, parsePeriod, type CandleStore, type Logger, type Period } from '@candlestack/shared';
+import type { LiveHub, LiveClient } from './hub.js';
+import { CLOSE, clientMessage, type LiveLimits, type ServerMessage } from './protocol.js';
+
+interface Conn extends LiveClient {
+  readonly ws: WebSocket;
+  readonly address: string;
+  readonly subs: Set<string>;
+  alive: boolean;
+}
+
+export interface LiveServer {
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+export function attachLiveServer(
+  server: Server,
+  hub: LiveHub,
+  store: CandleStore,
+  periods: readonly Period[],
+  limits: LiveLimits,
+  log: Logger,
+): LiveServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  const perAddress = new Map<string, number>();
+  const conns = new Set<Conn>();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/ws') {
+      reject(socket, 404, 'Not Found', { code: 'not_found', message: 'WebSocket is served at /ws' });
+      return;
+    }
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if ((perAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) {
+      reject(socket, 429, 'Too Many Requests', {
+        code: 'too_many_connections',
+        message: `at most ${limits.maxConnectionsPerAddress} WebSocket connections per client address`,
+      });
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, address));
+  };
+  server.on('upgrade', onUpgrade);
+
+  function onConnection(ws: WebSocket, address: string): void {
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    const conn: Conn = {
+      ws,
+      address,
+      subs: new Set(),
+      alive: true,
+      send(msg: ServerMessage) {
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount > limits.maxBufferedBytes) {
+          log.warn({ address, buffered: ws.bufferedAmount }, 'dropping a slow WebSocket client');
+          ws.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+          // Its buffer may never drain: do not wait for the closing handshake.
+          setTimeout(() => ws.terminate(), 5_000).unref();
+          return;
+        }
+        ws.send(JSON.stringify(msg));
+      },
+    };
+    conns.add(conn);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('message', (data, isBinary) => void onMessage(conn, data, isBinary));
+    ws.on('error', (err) => log.debug({ address, err: err.message }, 'WebSocket error'));
+    ws.on('close', () => {
+      conns.delete(conn);
+      hub.removeClient(conn);
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(address);
+      else perAddress.set(address, n);
+    });
+  }
+
+  async function onMessage(conn: Conn, data: RawData, isBinary: boolean): Promise<void> {
+    const fail = (message: string) => conn.send({ type: 'error', message });
+    if (isBinary) return fail('send JSON text messages');
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      return fail('not JSON: send {"op":"subscribe","pair":"BTC_USDT","period":"1m"}');
+    }
+    const parsed = clientMessage.safeParse(json);
+    if (!parsed.success) {
+      return fail('expected {"op":"subscribe"|"unsubscribe","pair":"BTC_USDT","period":"1m"}');
+    }
+    const { op } = parsed.data;
+    let pair: string;
+    let period: Period;
+    try {
+      pair = normalizePair(parsed.data.pair);
+      period = parsePeriod(parsed.data.period);
+    } catch (err) {
+      if (err instanceof PairError || err instanceof PeriodError) return fail(err.message);
+      throw err;
+    }
+    if (!periods.some((p) => p.ms === period.ms)) {
+      return fail(`period ${period.label} is not built; built: ${periods.map((p) => p.label).join(', ')}`);
+    }
+    const k = `${pair}|${period.ms}`;
+    if (op === 'unsubscribe') {
+      if (!conn.subs.delete(k)) return fail(`not subscribed to ${pair} ${period.label}`);
+      hub.unsubscribe(conn, pair, period.ms);
+      conn.send({ type: 'unsubscribed', pair, period: period.label });
+      return;
+    }
+    if (conn.subs.has(k)) return fail(`already subscribed to ${pair} ${period.label}`);
+    if (conn.subs.size >= limits.maxSubscriptions) return fail(`at most ${limits.maxSubscriptions} subscriptions per connection`);
+    // Reserve the slot before any await, so a burst of subscribes cannot pass the limit.
+    conn.subs.add(k);
+    try {
+      if (!(await store.pairs()).includes(pair)) {
+        conn.subs.delete(k);
+        return fail(`unknown pair ${pair}`);
+      }
+      await hub.subscribe(conn, pair, period.ms);
+    } catch (err) {
+      conn.subs.delete(k);
+      hub.unsubscribe(conn, pair, period.ms);
+      log.warn({ err: (err as Error).message }, 'subscribe failed');
+      fail('the candle store is unavailable; try again');
+    }
+  }
+
+  const pinger = setInterval(() => {
+    for (const c of conns) {
+      if (!c.alive) {
+        log.debug({ address: c.address }, 'WebSocket peer did not answer ping: dropping it');
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, limits.pingMs);
+
+  let closing: Promise<void> | undefined;
+  return {
+    get connections() {
+      return conns.size;
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(pinger);
+        server.off('upgrade', onUpgrade);
+        for (const c of conns) c.ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            for (const c of conns) c.ws.terminate();
+            resolve();
+          }, 1_000);
+          if (conns.size === 0) {
+            clearTimeout(t);
+            resolve();
+          } else {
+            const check = setInterval(() => {
+              if (conns.size === 0) {
+                clearInterval(check);
+                clearTimeout(t);
+                resolve();
+              }
+            }, 20);
+          }
+        });
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+function reject(socket: Duplex, status: number, text: string, error: { code: string; message: string }): void {
+  const body = JSON.stringify({ error });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
