@@ -1,0 +1,104 @@
+/**
+ * Worker faults, with real worker processes: killed with SIGKILL in the
+ * middle of a long catch-up and started again later; two and three replicas
+ * at once. Every candle must be present once and equal the reference.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, type StoredCandle, type Tick } from '@candlestack/shared';
+import { AppProcess } from '../support/processes.js';
+import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../support/redis.js';
+import { syntheticTicks } from '../support/synthetic.js';
+import { waitFor } from '../support/wait.js';
+
+const PERIODS = '1s,5s,1m';
+const plan = planPeriods(parsePeriods(PERIODS));
+const redis = new Redis(TEST_REDIS_URL);
+const prefixes: string[] = [];
+const procs: AppProcess[] = [];
+const T0 = Date.UTC(2024, 2, 1);
+const SPAN = 10 * 60_000;
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill()));
+  await Promise.all(prefixes.map((p) => deletePrefix(p)));
+  redis.disconnect();
+});
+
+/** A finished replay of `pairs` pairs, stored but not closed: a long catch-up for the worker. */
+async function seed(pairs: number) {
+  const prefix = testPrefix('fault-worker');
+  prefixes.push(prefix);
+  const keys = new Keys(prefix);
+  const store = new CandleStore(redis, keys, plan);
+  const all = new Map<string, Tick[]>();
+  for (let i = 0; i < pairs; i++) {
+    const pair = `P${i}_USDT`;
+    const ticks = syntheticTicks(pair, T0, SPAN, 300, i + 1);
+    all.set(pair, ticks);
+    await store.addTicks(pair, ticks);
+  }
+  await store.registerPairs([...all.keys()]);
+  const last = Math.max(...[...all.values()].map((t) => t.at(-1)!.time));
+  await redis.hset(keys.clock(), { source: 'replay', time: last, done: '1' });
+  return { prefix, keys, store, all, last };
+}
+
+const env = (prefix: string) => ({ REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS, GRACE_MS: '0' });
+const strip = ({ ot: _a, oi: _b, ct: _c, ci: _d, ...c }: StoredCandle) => c;
+
+async function expectComplete(s: Awaited<ReturnType<typeof seed>>) {
+  let total = 0;
+  for (const [pair, ticks] of s.all) {
+    for (const { ms } of plan.chain) {
+      const got = (await s.store.closedCandles(pair, ms, { from: 0, limit: 100_000 })).map(strip);
+      // The replay's clock is one for all pairs: each closes through its end.
+      expect(got, `${pair} ${ms}`).toEqual(candlesFromTicks(ticks, ms, Math.floor(s.last / ms) * ms).map(strip));
+      expect(await redis.zcard(s.keys.candles(pair, ms))).toBe(got.length);
+      total += got.length;
+    }
+  }
+  return total;
+}
+
+const closedPairs = async (s: Awaited<ReturnType<typeof seed>>) => {
+  let n = 0;
+  for (const pair of s.all.keys()) if (await redis.hexists(s.keys.state(pair), 'c:60000')) n++;
+  return n;
+};
+
+describe('worker faults', () => {
+  it('killed with SIGKILL in the middle of closing, restarted later: every candle once, equal to the reference', async () => {
+    const s = await seed(120);
+    const w1 = AppProcess.start('worker', env(s.prefix));
+    procs.push(w1);
+    // Kill it once some pairs, but not all, are closed.
+    await waitFor(async () => (await closedPairs(s)) >= 10, 'the catch-up to be under way', 30_000);
+    await w1.kill('SIGKILL');
+    const done = await closedPairs(s);
+    expect(done).toBeLessThan(s.all.size);
+    // Down for a while; then a new worker catches up.
+    await new Promise((r) => setTimeout(r, 500));
+    const w2 = AppProcess.start('worker', env(s.prefix));
+    procs.push(w2);
+    await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
+    await waitFor(async () => (await new Stats(redis, s.keys).read()).close_jobs_total! >= 1, 'the run to finish');
+    await expectComplete(s);
+    await w2.stop();
+    expect(w2.exitCode).toBe(0);
+  });
+
+  it('three replicas at once close each bucket exactly once, as one worker would', async () => {
+    const s = await seed(60);
+    const workers = [1, 2, 3].map(() => AppProcess.start('worker', env(s.prefix)));
+    procs.push(...workers);
+    await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
+    // Let every replica's queued runs finish.
+    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix()}:close:active`)) === 0, 'no close job running');
+    const total = await expectComplete(s);
+    const stats = await new Stats(redis, s.keys).read();
+    expect(stats.candles_closed_total).toBe(total);
+    await Promise.all(workers.map((w) => w.stop()));
+    for (const w of workers) expect(w.exitCode).toBe(0);
+  });
+});
