@@ -154,3 +154,23 @@ describe('Lua store', () => {
     }
   });
 });
+
+describe('tick retention', () => {
+  it('trims ticks and trade ids older than TICK_RETENTION as new ones arrive, and never touches candles', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const plan = planPeriods(parsePeriods('1s'));
+    const store = new CandleStore(redis, keys, plan, 300);
+    const tick = (id: number): Tick => ({ pair: 'A_B', time: T0 + id * 10, id: String(id), price: '1', quantity: '1', amount: '1' });
+    await store.addTicks('A_B', Array.from({ length: 200 }, (_, i) => tick(i)));
+    expect(await redis.xlen(keys.ticks('A_B'))).toBe(200);
+    await new Promise((r) => setTimeout(r, 400));
+    await store.addTicks('A_B', [tick(1000)]);
+    // XTRIM's "~" trims whole stream nodes: allow a node's worth to remain.
+    expect(await redis.xlen(keys.ticks('A_B'))).toBeLessThan(110);
+    expect(await redis.zcard(keys.ids('A_B'))).toBe(1);
+    const forming = await store.formingCandles('A_B', 1000, replayAt(T0 + 10_000));
+    expect(forming.reduce((n, c) => n + c.trades, 0)).toBe(201);
+  });
+});

@@ -1,9 +1,9 @@
 /**
  * One close run: for every pair, close each bucket that has ended by the
- * source's clock (plus GRACE_MS), re-roll revised ones, publish what changed,
- * trim what retention allows. Everything it writes goes through the
- * close-pair script, so running it twice, or on two workers at once, gives
- * the same candles.
+ * source's clock (plus GRACE_MS), re-roll revised ones, publish what changed.
+ * Everything it writes goes through the close-pair script, so running it
+ * twice, or on two workers at once, gives the same candles. (Ticks are
+ * trimmed by the ingester as it adds them: a stalled worker costs no trade.)
  */
 import {
   CandleStore,
@@ -38,7 +38,6 @@ export class Closer {
     private readonly keys: Keys,
     private readonly plan: PeriodPlan,
     private readonly graceMs: number,
-    private readonly retentionMs: number,
     private readonly log: Logger,
   ) {
     this.store = new CandleStore(redis, keys, plan);
@@ -71,7 +70,6 @@ export class Closer {
             if (e.kind === 'closed') lastClosed.set(e.periodMs, Math.max(lastClosed.get(e.periodMs) ?? 0, e.candle.time));
           }
           await this.publish(r.events);
-          await this.trim(pair, wallNow);
         }),
       );
       done = Math.min(pairs.length, i + PARALLEL_PAIRS);
@@ -109,18 +107,5 @@ export class Closer {
       multi.publish(this.keys.events(), JSON.stringify(event));
     }
     await multi.exec();
-  }
-
-  /**
-   * Ticks and dedupe ids older than TICK_RETENTION go. Candles never need
-   * them again: a trade is folded into its candle in the same atomic step
-   * that stores it, so a stalled worker cannot lose one to trimming.
-   */
-  private async trim(pair: string, wallNow: number): Promise<void> {
-    const cutoff = wallNow - this.retentionMs;
-    await Promise.all([
-      this.redis.xtrim(this.keys.ticks(pair), 'MINID', '~', cutoff),
-      this.redis.zremrangebyscore(this.keys.ids(pair), '-inf', `(${cutoff}`),
-    ]);
   }
 }

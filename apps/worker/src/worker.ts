@@ -44,7 +44,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   const plan = planPeriods(config.PERIODS);
   const redis: RedisClient = createRedis(config, 'command', log.child({ component: 'redis' }));
   const bull = createRedis(config, 'bullmq');
-  const closer = new Closer(redis, keys, plan, config.GRACE_MS, config.TICK_RETENTION, log);
+  const closer = new Closer(redis, keys, plan, config.GRACE_MS, log);
   const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
   const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
   const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };

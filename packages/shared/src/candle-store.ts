@@ -63,6 +63,8 @@ export class CandleStore {
     readonly redis: RedisClient,
     readonly keys: Keys,
     readonly plan: PeriodPlan,
+    /** TICK_RETENTION: how long ticks and trade ids stay (trimmed as ticks are added). */
+    readonly retentionMs = 86_400_000,
   ) {
     defineScripts(redis);
   }
@@ -81,6 +83,7 @@ export class CandleStore {
       k.candles(pair, this.plan.baseMs),
       k.revised(pair),
       this.plan.baseMs,
+      this.retentionMs,
       ...args,
     );
     return { added, duplicates, late };

@@ -26,6 +26,7 @@ declare module 'ioredis' {
       baseCandles: string,
       revised: string,
       baseMs: number,
+      retentionMs: number,
       ...trades: (string | number)[]
     ): Result<[number, number, number], Context>;
     /** lua/close-pair-n.lua: returns [closed, revised, more, ...events]. */

@@ -10,7 +10,10 @@
   KEYS[6] revised base buckets  revised:{PAIR}    zset, for the roll-ups
 
   ARGV[1] base period, ms
-  ARGV[2..] six per trade: time (ms), price, quantity, amount, side ("" if
+  ARGV[2] tick retention, ms: ticks and ids that arrived longer ago go (the
+          candles never need them: each trade is folded as it is stored, so
+          trimming here is safe even while no worker runs)
+  ARGV[3..] six per trade: time (ms), price, quantity, amount, side ("" if
             unknown), id. Decimals are canonical (decimal.ts).
 
   Returns { added, duplicates, late }: late trades fell in a bucket already
@@ -27,7 +30,9 @@ local last = st[3]
 local lt = tonumber(st[4])
 local added, dups, late = 0, 0, 0
 local now = redis.call('TIME')
-now = num(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local cutoff = num(now - tonumber(ARGV[2]))
+now = num(now)
 local forming = {}
 
 -- After candle c (closed) changed its close, the flat candles that follow it
@@ -70,14 +75,14 @@ local function revise(b, t, price, qty, amt, id)
   end
 end
 
-for i = 2, #ARGV, 6 do
+for i = 3, #ARGV, 6 do
   local t = tonumber(ARGV[i])
   local price, qty, amt, side, id = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   if redis.call('ZADD', KEYS[2], 'NX', now, id) == 0 then
     dups = dups + 1
   else
     added = added + 1
-    redis.call('XADD', KEYS[1], '*', 't', ARGV[i], 'p', price, 'q', qty, 'a', amt, 's', side, 'i', id)
+    redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', 't', ARGV[i], 'p', price, 'q', qty, 'a', amt, 's', side, 'i', id)
     local b = math.floor(t / base) * base
     if closed and b <= closed then
       revise(b, t, price, qty, amt, id)
@@ -93,6 +98,8 @@ for i = 2, #ARGV, 6 do
     if lt == nil or t > lt then lt = t end
   end
 end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. cutoff)
 
 for b, c in pairs(forming) do
   redis.call('HSET', KEYS[4], num(b), enc(c))
