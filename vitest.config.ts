@@ -23,6 +23,7 @@ export default defineConfig({
       project('ingest', 'apps/ingest'),
       project('worker', 'apps/worker'),
       project('api', 'apps/api'),
+      project('feed', 'apps/feed'),
       project('e2e', 'test', ['**/*.test.ts']),
     ],
   },

@@ -1,5 +1,5 @@
 /** The three apps started in-process against the test Redis, with their own prefix. */
-import { createLogger, parseConfig } from '@candlestack/shared';
+import { createLogger, parseConfig, type Logger } from '@candlestack/shared';
 import { ingestEnv } from '../../apps/ingest/src/env.js';
 import { Ingester } from '../../apps/ingest/src/ingester.js';
 import type { Source } from '../../apps/ingest/src/source.js';
@@ -7,7 +7,7 @@ import { workerEnv } from '../../apps/worker/src/env.js';
 import { startWorker, type RunningWorker } from '../../apps/worker/src/worker.js';
 import { TEST_REDIS_URL } from './redis.js';
 
-export const quietLog = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+export const quietLog: Logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 export function testEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300', ...extra };

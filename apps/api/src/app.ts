@@ -14,6 +14,7 @@ import { requestLog } from './request-log.js';
 import { candlesRouter } from './routes/candles.js';
 import { healthRouter } from './routes/health.js';
 import { pairsRouter } from './routes/pairs.js';
+import { openApiRouter } from './routes/openapi.js';
 
 export interface AppDeps {
   readonly config: ApiConfig;
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(metrics.router);
   app.use(candlesRouter(deps.store, periods));
   app.use(pairsRouter(deps.store, deps.stats, periods));
+  app.use(openApiRouter(periods));
   app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' })));
   if (deps.dashboard) app.use(deps.dashboard);
 

@@ -20,7 +20,11 @@ import {
   type Logger,
 } from '@candlestack/shared';
 import { createApp } from './app.js';
+import { LiveHub } from './live/hub.js';
+import { DEFAULT_LIMITS, type LiveLimits } from './live/protocol.js';
+import { attachLiveServer } from './live/ws-server.js';
 import { boardAccess, BOARD_PATH } from './board.js';
+import { createDashboard } from './dashboard/dashboard.js';
 import type { ApiConfig } from './env.js';
 import { STARTUP_GRACE_MS } from './readiness.js';
 
@@ -29,8 +33,10 @@ export interface StartOptions {
   readonly log?: Logger;
   /** How long a close job may not have run yet after start (see readiness.ts); tests pass 0. */
   readonly startupGraceMs?: number;
-  /** The dashboard, mounted before the 404 (see app.ts). */
+  /** The dashboard, mounted before the 404 (see app.ts); default: the page in apps/api/public. */
   readonly dashboard?: RequestHandler;
+  /** WebSocket limits (tests make them small). */
+  readonly liveLimits?: Partial<LiveLimits>;
 }
 
 export interface RunningApi {
@@ -100,21 +106,32 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
     closers.push({ what: 'queue', close: () => queue.close() });
 
+    const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
+    const limits: LiveLimits = { ...DEFAULT_LIMITS, ...opts.liveLimits };
+    // Pub/sub needs a connection of its own; it resubscribes after a reconnect.
+    const subscriber = createRedis(config, 'bullmq', redisLog);
+    closers.push({ what: 'subscriber redis', close: () => closeRedis(subscriber) });
+    const hub = new LiveHub(store, subscriber, keys.events(), limits.throttleMs, log.child({ component: 'live' }));
+    await hub.start();
+    closers.push({ what: 'live hub', close: () => hub.close() });
+
     const { app } = createApp({
       config,
       redis,
-      store: new CandleStore(redis, keys, planPeriods(config.PERIODS)),
+      store,
       stats: new Stats(redis, keys),
       queues: [queue],
       credentials,
       log,
       upSince,
       startupGraceMs: opts.startupGraceMs ?? STARTUP_GRACE_MS,
-      ...(opts.dashboard ? { dashboard: opts.dashboard } : {}),
+      dashboard: opts.dashboard ?? createDashboard(),
     });
     const server = createServer(app);
     const address = await listen(server, config.PORT, config.HOST);
     closers.push({ what: 'http server', close: () => closeServer(server) });
+    const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }));
+    closers.push({ what: 'websocket server', close: () => live.close() });
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
     const url = `http://${host}:${address.port}`;

@@ -166,7 +166,8 @@ export class LiveHub {
       clearInterval(this.timer);
       this.subs.clear();
       this.byPair.clear();
-      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+      // No UNSUBSCRIBE: its connection closes next, and while Redis is away
+      // the command would wait in the offline queue for ever.
     })();
     return this.closing;
   }

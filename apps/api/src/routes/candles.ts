@@ -2,7 +2,11 @@
 import { Router } from 'express';
 import { sourceNow, toCandle, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
+import type { z } from 'zod';
+import type { candlesResponse } from '../schemas.js';
 import { candlesQuery, type CandlesQuery } from './candles-query.js';
+
+type CandlesResponse = z.infer<typeof candlesResponse>;
 import { builtPeriod, knownPair } from './params.js';
 
 export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,closed';
@@ -56,7 +60,7 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[]): R
         res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(candles));
         return;
       }
-      res.json({ pair, period: period.label, candles });
+      res.json({ pair, period: period.label, candles } satisfies CandlesResponse);
     })
     .all(methodNotAllowed('GET, HEAD'));
   return router;

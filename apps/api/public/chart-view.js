@@ -1,0 +1,203 @@
+// @ts-check
+/**
+ * The chart: candlesticks over a volume histogram (lightweight-charts) and
+ * the legend of the hovered or latest candle. It keeps the candles as the
+ * API sent them; the chart only gets numbers made from them.
+ *
+ * What the page shows is also written as data attributes on the chart's
+ * element (data-pair, data-period, data-bars, data-last-time,
+ * data-precision), for scripts and the browser test to read.
+ */
+import { CandlestickSeries, ColorType, CrosshairMode, HistogramSeries, createChart } from './vendor/lightweight-charts.js';
+import {
+  DOWN_COLOR,
+  UP_COLOR,
+  changeText,
+  formatTime,
+  indexOfTime,
+  isUp,
+  mergeCandle,
+  periodMs,
+  priceFormat,
+  pricePrecision,
+  toBar,
+  toVolumeBar,
+} from './chart-data.js';
+
+/** @typedef {import('./chart-data.js').Candle} Candle */
+
+/** Live candles pile up (86,400 a day at 1s); past this the oldest are dropped. */
+const MAX_BARS = 5_000;
+const TRIM_TO = 4_000;
+/** Bars in view after a switch: wide enough to read, however long the history. */
+const VISIBLE_BARS = 90;
+
+/** @param {string} selector @param {ParentNode} [root] @returns {HTMLElement} */
+function $(selector, root = document) {
+  const el = root.querySelector(selector);
+  if (!(el instanceof HTMLElement)) throw new Error(`dashboard: ${selector} is missing from the page`);
+  return el;
+}
+
+export class ChartView {
+  /** @type {Candle[]} */
+  #candles = [];
+  #pair = '';
+  #period = '';
+  #precision = 0;
+  /** Time (ms) of the candle under the crosshair; undefined: follow the latest. */
+  /** @type {number | undefined} */
+  #hovered;
+
+  /** @param {HTMLElement} container @param {HTMLElement} legend */
+  constructor(container, legend) {
+    this.container = container;
+    this.legend = legend;
+    this.chart = createChart(container, {
+      autoSize: true,
+      layout: {
+        // The library's logo injects a <style> element, which the page's CSP
+        // (style-src 'self') blocks; the page's footer links to TradingView,
+        // which is what the licence asks the logo to do.
+        attributionLogo: false,
+        background: { type: ColorType.Solid, color: '#0f141a' },
+        textColor: '#aab4c0',
+        fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+        panes: { separatorColor: '#222a33' },
+      },
+      grid: { vertLines: { color: '#1a2129' }, horzLines: { color: '#1a2129' } },
+      crosshair: { mode: CrosshairMode.Normal },
+      rightPriceScale: { borderColor: '#2a323c', scaleMargins: { top: 0.08, bottom: 0.28 } },
+      timeScale: { borderColor: '#2a323c', timeVisible: true, rightOffset: 4 },
+    });
+    this.candleSeries = this.chart.addSeries(CandlestickSeries, {
+      upColor: UP_COLOR,
+      downColor: DOWN_COLOR,
+      borderVisible: false,
+      wickUpColor: UP_COLOR,
+      wickDownColor: DOWN_COLOR,
+    });
+    // On its own unnamed scale, overlaid on the bottom fifth of the pane.
+    this.volumeSeries = this.chart.addSeries(HistogramSeries, {
+      priceFormat: { type: 'volume' },
+      priceScaleId: '',
+      lastValueVisible: false,
+      priceLineVisible: false,
+    });
+    this.volumeSeries.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    this.chart.subscribeCrosshairMove((param) => {
+      this.#hovered = typeof param.time === 'number' ? param.time * 1000 : undefined;
+      this.#renderLegend();
+    });
+  }
+
+  /** Forgets the data and shows this pair and period (empty until setCandles). @param {string} pair @param {string} period */
+  reset(pair, period) {
+    this.#pair = pair;
+    this.#period = period;
+    this.#candles = [];
+    this.#precision = 0;
+    this.#hovered = undefined;
+    const ms = periodMs(period);
+    this.chart.applyOptions({ timeScale: { secondsVisible: ms > 0 && ms < 60_000, timeVisible: ms < 86_400_000 } });
+    this.candleSeries.setData([]);
+    this.volumeSeries.setData([]);
+    this.#changed();
+  }
+
+  /**
+   * All the candles at once (history, or history refetched after a
+   * reconnect). @param {Candle[]} candles oldest first @param {boolean} toEnd scroll to the newest
+   */
+  setCandles(candles, toEnd) {
+    this.#candles = candles.slice(-MAX_BARS);
+    this.#redraw();
+    if (toEnd) {
+      const n = this.#candles.length;
+      this.chart.timeScale().setVisibleLogicalRange({ from: n - VISIBLE_BARS, to: n + 3 });
+    }
+  }
+
+  /** One candle from the live feed: the forming one, a close, or a revision. @param {Candle} candle */
+  apply(candle) {
+    const kind = mergeCandle(this.#candles, candle);
+    if (this.#candles.length > MAX_BARS) {
+      this.#candles.splice(0, this.#candles.length - TRIM_TO);
+      this.#redraw();
+      return;
+    }
+    if (kind === 'insert') {
+      this.#redraw();
+      return;
+    }
+    // A revision of an older, closed candle is the only update that goes back in time.
+    const back = kind === 'revise';
+    this.#updatePrecision([candle]);
+    this.candleSeries.update(toBar(candle), back);
+    this.volumeSeries.update(toVolumeBar(candle), back);
+    this.#changed();
+  }
+
+  get size() {
+    return this.#candles.length;
+  }
+
+  /** @returns {Candle | undefined} */
+  get latest() {
+    return this.#candles.at(-1);
+  }
+
+  #redraw() {
+    this.#precision = 0;
+    this.#updatePrecision(this.#candles, true);
+    this.candleSeries.setData(this.#candles.map(toBar));
+    this.volumeSeries.setData(this.#candles.map(toVolumeBar));
+    this.#changed();
+  }
+
+  /**
+   * Widens the price scale's precision to the digits of these candles' prices.
+   * @param {readonly Candle[]} candles @param {boolean} [force] apply even if unchanged
+   */
+  #updatePrecision(candles, force = false) {
+    const p = pricePrecision(candles, this.#precision);
+    if (p === this.#precision && !force) return;
+    this.#precision = p;
+    this.candleSeries.applyOptions({ priceFormat: priceFormat(p) });
+  }
+
+  #changed() {
+    const d = this.container.dataset;
+    d.pair = this.#pair;
+    d.period = this.#period;
+    d.bars = String(this.#candles.length);
+    d.lastTime = String(this.latest?.time ?? '');
+    d.precision = String(this.#precision);
+    this.#renderLegend();
+  }
+
+  #renderLegend() {
+    const i = this.#hovered === undefined ? -1 : indexOfTime(this.#candles, this.#hovered);
+    const c = i >= 0 ? this.#candles[i] : this.latest;
+    const set = (/** @type {string} */ field, /** @type {string} */ text) => {
+      $(`[data-field="${field}"]`, this.legend).textContent = text;
+    };
+    set('pair', this.#pair);
+    set('period', this.#period);
+    set('base', this.#pair.split('_')[0] ?? '');
+    this.legend.dataset.empty = String(!c);
+    if (!c) return;
+    this.legend.dataset.direction = isUp(c) ? 'up' : 'down';
+    set('time', formatTime(c.time, periodMs(this.#period) < 60_000));
+    set('status', c.closed ? 'closed' : 'forming');
+    set('open', c.open);
+    set('high', c.high);
+    set('low', c.low);
+    set('close', c.close);
+    set('change', changeText(c));
+    set('volume', c.volume);
+    set('trades', String(c.trades));
+  }
+}
+
+export { $ };

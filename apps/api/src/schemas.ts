@@ -1,0 +1,70 @@
+/**
+ * The response bodies of the HTTP API as zod schemas: the OpenAPI document
+ * (openapi.ts) is generated from them and from the request schemas the
+ * routes validate with, and the tests check real responses against it.
+ */
+import { z } from 'zod';
+
+const decimal = z.string().regex(/^\d+(\.\d+)?$/).meta({ description: 'An exact decimal, as a string', example: '37012.5' });
+
+export const candleSchema = z
+  .object({
+    time: z.number().int().meta({ description: "Start of the bucket: ms since the epoch, UTC" }),
+    open: decimal,
+    high: decimal,
+    low: decimal,
+    close: decimal,
+    volume: decimal.meta({ description: 'Volume in the base currency' }),
+    quoteVolume: decimal.meta({ description: 'Volume in the quote currency' }),
+    trades: z.number().int().min(0),
+    closed: z.boolean().meta({ description: 'false for the candle still forming' }),
+  })
+  .meta({ id: 'Candle' });
+
+export const candlesResponse = z
+  .object({
+    pair: z.string().meta({ example: 'BTC_USDT' }),
+    period: z.string().meta({ example: '1m' }),
+    candles: z.array(candleSchema).meta({ description: 'Oldest first: closed candles, then the forming one(s)' }),
+  })
+  .meta({ id: 'CandlesResponse' });
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'bad_parameter' }),
+      message: z.string(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const sourceSchema = z
+  .object({
+    name: z.string(),
+    kind: z.enum(['live', 'simulated', 'replay', 'unknown']),
+    label: z.string(),
+    state: z.enum(['connecting', 'connected', 'disconnected', 'replaying', 'done', 'failed']),
+    detail: z.string(),
+    heartbeat: z.number(),
+    gaps: z.number().int().min(0),
+  })
+  .meta({ id: 'Source' });
+
+export const pairsResponse = z
+  .object({
+    pairs: z.array(z.object({ pair: z.string(), lastTradeTime: z.number().int().nullable() })),
+    periods: z.array(z.string()),
+    source: sourceSchema.nullable(),
+  })
+  .meta({ id: 'PairsResponse' });
+
+export const healthResponse = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+export const readyResponse = z
+  .object({
+    status: z.enum(['ready', 'not ready']),
+    reasons: z.array(z.string()),
+    warnings: z.array(z.string()),
+    checks: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Readiness' });

@@ -1,0 +1,56 @@
+/**
+ * /openapi.json describes the API the server really runs: real responses,
+ * good and bad, validate against the schemas of the served document.
+ */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './helpers.js';
+import { PAIR, seedMarket } from './market.js';
+
+let t: TestApi;
+let doc: { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, unknown> }>>; components: { schemas: Record<string, object> } };
+let ajv: Ajv2020;
+
+beforeAll(async () => {
+  t = await startTestApi();
+  await seedMarket(t);
+  doc = (await t.get<typeof doc>('/openapi.json')).body;
+  ajv = new Ajv2020({ strict: false });
+  ajv.addKeyword('example');
+  ajv.addSchema({ $id: 'doc', components: doc.components });
+});
+afterAll(() => t.stop());
+
+function check(schema: string, body: unknown): void {
+  const validate = ajv.getSchema(`doc#/components/schemas/${schema}`)!;
+  const ok = validate(body);
+  expect(ok, JSON.stringify(validate.errors)).toBe(true);
+}
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document of every route, with the query parameters the server validates', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/candles/{pair}/{period}', '/healthz', '/metrics', '/openapi.json', '/pairs', '/readyz']);
+    const params = doc.paths['/candles/{pair}/{period}']!.get!.parameters!.map((p) => p.name);
+    expect(params).toEqual(['pair', 'period', 'limit', 'from', 'to', 'format']);
+  });
+
+  it('matches real responses', async () => {
+    const candles = await t.get(`/candles/${PAIR}/1m?limit=20`);
+    expect(candles.status).toBe(200);
+    check('CandlesResponse', candles.body);
+    check('PairsResponse', (await t.get('/pairs')).body);
+    check('Health', (await t.get('/healthz')).body);
+    check('Readiness', (await t.get('/readyz')).body);
+    for (const path of [`/candles/${PAIR}/7m`, `/candles/${PAIR}/1m?limit=0`, '/candles/NOPE_USDT/1m', '/nowhere']) {
+      const r = await t.get(path);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      check('Error', r.body);
+    }
+  });
+
+  it('rejects what the schemas reject (the check can fail)', () => {
+    const validate = ajv.getSchema('doc#/components/schemas/CandlesResponse')!;
+    expect(validate({ pair: 'X', period: '1m', candles: [{ time: 1, open: 1 }] })).toBe(false);
+  });
+});
