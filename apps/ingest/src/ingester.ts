@@ -27,6 +27,7 @@ import type { Source, SourceSink } from './source.js';
 import { TickWriter } from './tick-writer.js';
 
 const HEARTBEAT_MS = 5_000;
+const REDIS_READY_WAIT_MS = 10_000;
 const DEAD_LETTER_MAXLEN = 10_000;
 
 export class Ingester {
@@ -51,17 +52,23 @@ export class Ingester {
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config, 'command', log.child({ component: 'redis' }));
-    this.store = new CandleStore(this.redis, this.keys, planPeriods(config.PERIODS));
+    this.store = new CandleStore(this.redis, this.keys, planPeriods(config.PERIODS), config.TICK_RETENTION);
     this.stats = new Stats(this.redis, this.keys);
     this.writer = new TickWriter(this.store, this.stats, log.child({ component: 'writer' }), {
       maxBuffer: config.INGEST_BUFFER,
       batchSize: 1000,
       flushMs: 20,
-      onFlushed: source.kind === 'replay' ? (t) => this.writeClock({ time: t }) : undefined,
+      // The source rides along so the worker reads a replay clock even if
+      // the first write at start-up found Redis away.
+      onFlushed: source.kind === 'replay' ? (t) => this.writeClock({ source: 'replay', time: t }) : undefined,
     });
   }
 
   async start(): Promise<void> {
+    // The command client fails commands at once while it connects (no
+    // offline queue): give it a moment, or the clock below and a live
+    // source's look at what the store holds would fail on every start.
+    await this.redisReady(REDIS_READY_WAIT_MS);
     await this.writeClock({ source: this.source.kind, time: '', done: '0' }).catch((err: Error) =>
       this.log.warn({ err: err.message }, 'cannot write the source clock yet (Redis away?)'),
     );
@@ -78,10 +85,25 @@ export class Ingester {
     }
   }
 
+  /** Resolves once Redis answers, or after `ms` (the writer buffers and retries meanwhile). */
+  private async redisReady(ms: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.redis.once('ready', done);
+    });
+  }
+
   private sink(): SourceSink {
     return {
       log: this.log,
       trades: (raw) => this.accept(raw),
+      lastTrade: (pair) => this.store.latestTrade(pair),
       malformed: (reason, sample) => this.malformed(reason, sample),
       status: (state, detail) => this.setStatus(state, detail),
       gap: (pair, missed, detail) => {

@@ -17,6 +17,12 @@ export interface SourceSink {
   status(state: SourceState, detail: string): void;
   /** Trades known to be missed: a gap the exchange could not fill. Counted, logged, never hidden. */
   gap(pair: string, missed: number, detail: string): void;
+  /**
+   * The newest trade the store already holds for the pair (its id, and the
+   * time of the pair's latest trade), so a live source that restarts can
+   * backfill from there. Undefined when the store has nothing of the pair.
+   */
+  lastTrade?(pair: string): Promise<{ readonly id?: string; readonly time?: number } | undefined>;
   /** For a replay: every trade up to `time` has been handed over (the replay's clock). */
   clock?(time: number): void;
   readonly log: Logger;

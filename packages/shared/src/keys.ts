@@ -12,7 +12,7 @@ export class Keys {
   ticks(pair: string): string {
     return `${this.prefix}:ticks:{${pair}}`;
   }
-  /** Sorted set of the pair's trade ids scored by trade time: deduplication. */
+  /** Sorted set of the pair's trade ids scored by arrival (ms): deduplication within TICK_RETENTION. */
   ids(pair: string): string {
     return `${this.prefix}:ids:{${pair}}`;
   }

@@ -1,0 +1,38 @@
+/** The ingester process: `pnpm --filter ./apps/ingest dev`. */
+import { createLogger, loadConfig } from '@candlestack/shared';
+import { ingestEnv } from './env.js';
+import { Ingester } from './ingester.js';
+import { SourceConfigError, createSource } from './sources/index.js';
+
+const config = loadConfig(ingestEnv);
+const log = createLogger('ingest', config.LOG_LEVEL);
+
+let source;
+try {
+  source = await createSource(config);
+} catch (err) {
+  if (err instanceof SourceConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+const ingester = new Ingester(config, source, log);
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  void ingester.close().then(() => process.exit(0));
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+
+try {
+  await ingester.start();
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, `cannot start: ${(err as Error).message}`);
+  await ingester.close();
+  process.exit(1);
+}

@@ -1,0 +1,346 @@
+/**
+ * The live source: Poloniex's public WebSocket API v3, `trades` channel.
+ *
+ * One connection at a time. Each connection subscribes to every pair, checks
+ * the acks, keeps itself alive with `{"event":"ping"}` (the exchange ends a
+ * session that sends nothing for 30 s) and counts a missing pong as a dead
+ * connection. Any drop (close frame or none, refused, DNS failure, no pong,
+ * no ack) is announced downstream and followed by a reconnect with capped
+ * exponential backoff and jitter, reset by the first good message. After
+ * every subscription, and so at start-up too, the REST backfill (see
+ * poloniex-backfill.ts) fills what the stream missed.
+ */
+import { WebSocket, type RawData } from 'ws';
+import { isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/shared';
+import type { Source, SourceSink } from '../source.js';
+import { Backoff, Sleeper } from './backoff.js';
+import { Backfiller, type Anchor } from './poloniex-backfill.js';
+import { PING, parseWsMessage, subscribeRequest } from './poloniex-messages.js';
+import { OFFLINE_HINT, resolvePairs } from './poloniex-pairs.js';
+import { withDefaults, type PoloniexOptions, type PoloniexSettings } from './poloniex-options.js';
+import { PoloniexRest } from './poloniex-rest.js';
+
+interface Pending {
+  readonly kind: 'subscribe' | 'ping';
+  /** The request as sent, for the log when the exchange answers with an error. */
+  readonly request: string;
+  readonly symbols: readonly string[];
+}
+
+/** One WebSocket connection and what it is waiting for. */
+interface Session {
+  readonly ws: WebSocket;
+  readonly opened: { at?: number };
+  /** Requests sent and not yet answered, oldest first: Poloniex answers in order. */
+  readonly pending: Pending[];
+  /** Where each pair's backfill starts after this connection's subscription. */
+  readonly anchors: Map<string, Anchor>;
+  batches: number;
+  acked: number;
+  good: boolean;
+  error?: Error;
+  /** Why we ended it ourselves (no pong, no ack...). */
+  reason?: string;
+  pingTimer?: NodeJS.Timeout;
+  pongTimer?: NodeJS.Timeout;
+  ackTimer?: NodeJS.Timeout;
+}
+
+export type { PoloniexOptions };
+
+export class PoloniexSource implements Source {
+  readonly kind = 'poloniex' as const;
+  private sink: SourceSink | undefined;
+  private log: Logger | undefined;
+  private rest: PoloniexRest;
+  private backfiller: Backfiller | undefined;
+  private pairs: string[] = [];
+  private following = new Set<string>();
+  private session: Session | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+  private readonly sleeper = new Sleeper();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private subscribedOnce = false;
+  private startWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
+
+  private readonly opts: PoloniexSettings;
+
+  constructor(options: PoloniexOptions) {
+    const opts = (this.opts = withDefaults(options));
+    this.backoff = new Backoff(opts.reconnect, opts.random);
+    this.rest = new PoloniexRest(opts.restUrl, opts.restTimeoutMs);
+  }
+
+  async start(sink: SourceSink): Promise<string[]> {
+    this.sink = sink;
+    const log = (this.log = sink.log.child({ component: 'poloniex' }));
+    sink.status('connecting', `connecting to Poloniex at ${this.opts.wsUrl}`);
+    try {
+      this.pairs = await resolvePairs(this.opts.pairs, {
+        rest: this.rest,
+        restUrl: this.opts.restUrl,
+        retry: this.opts.restRetry,
+        random: this.opts.random,
+        log,
+        sleep: (ms) => this.sleeper.sleep(ms),
+        closed: () => this.closed,
+        unreachable: (detail) => sink.status('disconnected', detail),
+      });
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.following = new Set(this.pairs);
+    this.backfiller = new Backfiller(this.rest, sink, log, {
+      limit: this.opts.backfillLimit,
+      backoff: this.opts.restRetry,
+      concurrency: this.opts.restConcurrency,
+      random: this.opts.random,
+    });
+    // What the store already has: a restart backfills from there.
+    for (const pair of this.pairs) {
+      try {
+        this.backfiller.seed(pair, await sink.lastTrade?.(pair));
+      } catch (err) {
+        log.warn({ pair, err: (err as Error).message }, `cannot read the last stored trade of ${pair} (Redis away?): its start-up backfill loads nothing older than now`);
+      }
+    }
+
+    const first = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
+    const timer = setTimeout(() => this.settleStart(), this.opts.startTimeoutMs);
+    this.connect();
+    try {
+      await first;
+    } catch (err) {
+      await this.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return [...this.pairs];
+  }
+
+  private settleStart(err?: Error): void {
+    const w = this.startWaiter;
+    this.startWaiter = undefined;
+    if (w && err) w.reject(err);
+    else w?.resolve();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: this.opts.handshakeTimeoutMs });
+    const s: Session = { ws, opened: {}, pending: [], anchors: new Map(), batches: 0, acked: 0, good: false };
+    this.session = s;
+    ws.on('open', () => this.onOpen(s));
+    ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
+    ws.on('error', (err) => {
+      s.error = err;
+    });
+    ws.on('close', (code, reason) => this.onClose(s, code, reason.toString()));
+  }
+
+  private onOpen(s: Session): void {
+    if (s !== this.session) return;
+    s.opened.at = Date.now();
+    this.log?.info({ url: this.opts.wsUrl }, 'connected to Poloniex; subscribing');
+    // Taken before the first trade of this connection can move them: the
+    // backfill must start after the last trade of the previous one.
+    for (const p of this.pairs) s.anchors.set(p, this.backfiller!.anchor(p));
+    const size = this.opts.subscribeBatch;
+    for (let i = 0; i < this.pairs.length; i += size) {
+      const symbols = this.pairs.slice(i, i + size);
+      const request = subscribeRequest(symbols);
+      s.pending.push({ kind: 'subscribe', request, symbols });
+      s.batches++;
+      s.ws.send(request);
+    }
+    s.ackTimer = setTimeout(() => this.end(s, `no subscription ack within ${this.opts.ackTimeoutMs} ms`), this.opts.ackTimeoutMs);
+    s.pingTimer = setInterval(() => this.ping(s), this.opts.pingIntervalMs);
+  }
+
+  private ping(s: Session): void {
+    if (s.ws.readyState !== WebSocket.OPEN) return;
+    s.pending.push({ kind: 'ping', request: PING, symbols: [] });
+    s.ws.send(PING);
+    s.pongTimer ??= setTimeout(() => this.end(s, `no pong within ${this.opts.pongTimeoutMs} ms`), this.opts.pongTimeoutMs);
+  }
+
+  /** Ends a connection we judge dead; its close event reconnects. */
+  private end(s: Session, reason: string): void {
+    if (s.reason) return;
+    s.reason = reason;
+    this.log?.warn({ reason }, `${reason}: the connection is dead; reconnecting`);
+    s.ws.terminate();
+  }
+
+  private onMessage(s: Session, data: RawData, isBinary: boolean): void {
+    if (s !== this.session || !this.sink) return;
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    if (isBinary) {
+      this.sink.malformed('Poloniex frame: binary, not text', text);
+      return;
+    }
+    const m = parseWsMessage(text);
+    switch (m.kind) {
+      case 'unexpected':
+        this.sink.malformed(`Poloniex frame: ${m.reason}`, text);
+        return;
+      case 'pong': {
+        this.answered(s, 'ping');
+        clearTimeout(s.pongTimer);
+        s.pongTimer = undefined;
+        this.good(s);
+        return;
+      }
+      case 'error':
+        this.onError(s, m.message);
+        return;
+      case 'subscribed':
+        this.onAck(s, m.channel, m.symbols, text);
+        return;
+      case 'trades':
+        this.good(s);
+        for (const r of m.rejected) this.sink.malformed(`Poloniex trade: ${r.reason}`, r.sample);
+        this.deliver(m.trades);
+        return;
+    }
+  }
+
+  private deliver(raw: readonly RawTrade[]): void {
+    const ours: RawTrade[] = [];
+    for (const t of raw) {
+      // A symbol we did not subscribe to would register a pair nobody asked for.
+      if (typeof t.pair === 'string' && isPair(t.pair) && !this.following.has(normalizePair(t.pair))) {
+        this.sink!.malformed(`Poloniex trade of ${t.pair}, a pair not subscribed`, JSON.stringify(t));
+        continue;
+      }
+      this.backfiller!.saw(t);
+      ours.push(t);
+    }
+    if (ours.length === 0) return;
+    this.sink!.trades(ours).catch((err: Error) => this.log?.error({ err: err.message }, 'cannot hand trades to the writer'));
+  }
+
+  /** The first good message of a connection resets the reconnect backoff. */
+  private good(s: Session): void {
+    if (s.good) return;
+    s.good = true;
+    this.backoff.reset();
+  }
+
+  private answered(s: Session, kind: Pending['kind']): Pending | undefined {
+    const i = s.pending.findIndex((p) => p.kind === kind);
+    return i < 0 ? undefined : s.pending.splice(i, 1)[0];
+  }
+
+  private onAck(s: Session, channel: string, symbols: readonly string[], text: string): void {
+    if (channel !== 'trades') {
+      this.sink!.malformed(`Poloniex frame: ack of channel "${channel}", never asked for`, text);
+      return;
+    }
+    const req = this.answered(s, 'subscribe');
+    if (!req) {
+      this.sink!.malformed('Poloniex frame: subscribe ack with no request pending', text);
+      return;
+    }
+    this.good(s);
+    const acked = new Set(symbols.map((x) => (isPair(x) ? normalizePair(x) : x)));
+    // An ack without a symbol list is taken as covering the request.
+    const missing = symbols.length === 0 ? [] : req.symbols.filter((x) => !acked.has(x));
+    if (missing.length > 0) {
+      this.log?.warn({ request: req.request, ack: text, missing }, `Poloniex acknowledged the subscription without ${missing.join(', ')}`);
+    }
+    s.acked++;
+    for (const p of req.symbols) if (!missing.includes(p)) this.backfiller!.request(p, s.anchors.get(p) ?? {});
+    if (s.acked < s.batches) return;
+    clearTimeout(s.ackTimer);
+    s.ackTimer = undefined;
+    this.subscribedOnce = true;
+    const detail = `subscribed to trades of ${this.pairs.length} pair(s) at ${this.opts.wsUrl}`;
+    this.sink!.status('connected', detail);
+    this.settleStart();
+  }
+
+  private onError(s: Session, message: string): void {
+    // Poloniex's errors do not say which request they answer; it answers in order.
+    const req = s.pending.shift();
+    this.log?.error(
+      { request: req?.request ?? null, error: message },
+      `Poloniex answered ${req ? `the request ${req.request}` : 'with no request pending'} with an error: ${message}`,
+    );
+    if (req?.kind !== 'subscribe') return;
+    const refused = `Poloniex refused to subscribe to trades of ${req.symbols.join(', ')}: "${message}"`;
+    if (!this.subscribedOnce && this.startWaiter) {
+      this.settleStart(new Error(`${refused}. Is every pair in PAIRS listed on Poloniex? (GET ${this.opts.restUrl.replace(/\/+$/, '')}/markets lists them)`));
+      return;
+    }
+    // It accepted these before: take it as a hiccup of this session.
+    this.end(s, refused);
+  }
+
+  private onClose(s: Session, code: number, reason: string): void {
+    clearInterval(s.pingTimer);
+    clearTimeout(s.pongTimer);
+    clearTimeout(s.ackTimer);
+    if (s !== this.session) return;
+    this.session = undefined;
+    if (this.closed) return;
+    const delay = this.backoff.next();
+    const wait = delay < 1_000 ? `${delay} ms` : `${(delay / 1000).toFixed(1)} s`;
+    let detail: string;
+    if (s.opened.at === undefined) {
+      const why = s.reason ?? s.error?.message ?? `closed with code ${code}`;
+      detail = `cannot reach Poloniex at ${this.opts.wsUrl} (${why}); retrying in ${wait}. ${OFFLINE_HINT}`;
+    } else {
+      const why = s.reason ?? `code ${code}${reason ? ` "${reason}"` : ''}${code === 1006 ? ', no close frame' : ''}`;
+      detail = `connection to Poloniex lost (${why}) after ${((Date.now() - s.opened.at) / 1000).toFixed(1)} s; reconnecting in ${wait}`;
+    }
+    // The ingester logs the status line (warn); this one adds the numbers.
+    this.log?.debug({ code, attempt: this.backoff.failures, retryInMs: delay }, detail);
+    this.sink?.status('disconnected', detail);
+    // Unreachable at start is not a start-up error: the ingester runs and says so.
+    this.settleStart();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  /** Stops: closes the connection, stops retrying and backfilling. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      clearTimeout(this.reconnectTimer);
+      this.sleeper.cancel();
+      this.settleStart();
+      const s = this.session;
+      this.session = undefined;
+      if (s) {
+        clearInterval(s.pingTimer);
+        clearTimeout(s.pongTimer);
+        clearTimeout(s.ackTimer);
+        await closeSocket(s.ws);
+      }
+      await this.backfiller?.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** A close frame when the socket is open (waiting at most 1 s for the answer), else cut. */
+async function closeSocket(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise<void>((r) => ws.once('close', () => r()));
+  if (ws.readyState === WebSocket.OPEN) {
+    ws.close(1000, 'ingester stopping');
+    const t = setTimeout(() => ws.terminate(), 1_000);
+    await closed;
+    clearTimeout(t);
+  } else {
+    ws.terminate();
+    await closed;
+  }
+}
