@@ -15,6 +15,7 @@ import { candlesRouter } from './routes/candles.js';
 import { healthRouter } from './routes/health.js';
 import { pairsRouter } from './routes/pairs.js';
 import { openApiRouter } from './routes/openapi.js';
+import { deadLetterRouter } from './routes/dead-letter.js';
 
 export interface AppDeps {
   readonly config: ApiConfig;
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
   app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' })));
+  app.use(deadLetterRouter(deps.redis, deps.store.keys, deps.credentials));
   if (deps.dashboard) app.use(deps.dashboard);
 
   app.use(notFound);

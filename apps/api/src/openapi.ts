@@ -77,6 +77,17 @@ export function openApiDocument(periods: readonly Period[]): Json {
           responses: { 200: json('Readiness', 'Ready'), 503: json('Readiness', 'Not ready, with the reasons') },
         },
       },
+      '/admin/dead-letter': {
+        get: {
+          summary: 'Malformed input set aside by the ingester, newest first, with the reason (admin access rule as the board)',
+          parameters: [{ name: 'limit', in: 'query', required: false, description: '1 to 1000, default 50', schema: { type: 'string', pattern: '^\\d{1,4}$' } }],
+          responses: {
+            200: { description: 'total and entries [{id, at, source, reason, sample}]', content: { 'application/json': { schema: { type: 'object' } } } },
+            400: error('A bad limit'),
+            401: error('Credentials needed'),
+          },
+        },
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
     },

@@ -20,6 +20,8 @@ describe('toTick', () => {
       [{ price: '-1' }, /price/],
       [{ price: '0' }, /price is zero/],
       [{ price: 'NaN' }, /price/],
+      [{ price: '1e400' }, /out of range/],
+      [{ quantity: '0.0000000000000000000000001' }, /out of range/],
       [{ quantity: null }, /quantity/],
       [{ side: 'long' }, /side/],
       [{ id: '' }, /id/],

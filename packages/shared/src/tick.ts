@@ -25,6 +25,12 @@ export interface RawTrade {
 
 /** Trade ids go into JSON built by Lua and into logs: keep them plain. */
 const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+/**
+ * Far beyond any real price or size (a satoshi is 8 decimals, wei 18), yet
+ * small enough that a hostile "1e400" cannot blow up a candle's strings.
+ */
+const MAX_INT_DIGITS = 24;
+const MAX_FRACTION_DIGITS = 24;
 /** 2000-01-01 .. 2100-01-01: anything outside is a unit mistake (s vs ms). */
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 4_102_444_800_000;
@@ -34,6 +40,10 @@ function decimal(name: string, v: unknown): string {
   try {
     const d = canonical(v);
     if (isZero(d)) throw new TickError(`${name} is zero`);
+    const [int = '', frac = ''] = d.split('.');
+    if (int.length > MAX_INT_DIGITS || frac.length > MAX_FRACTION_DIGITS) {
+      throw new TickError(`${name} ${JSON.stringify(String(v)).slice(0, 40)} is out of range (at most ${MAX_INT_DIGITS} digits before the point and ${MAX_FRACTION_DIGITS} after)`);
+    }
     return d;
   } catch (e) {
     if (e instanceof DecimalError) throw new TickError(`${name}: ${e.message}`);
