@@ -95,10 +95,10 @@ describe('Lua store', () => {
     const limits = closeLimits(plan, replayAt(Math.max(...ticks.map((t) => t.time)), true), 0);
     const first = await store.closePair('A_B', limits);
     expect(first.closed).toBeGreaterThan(0);
-    const snapshot = await redis.zrange(keys.candles('A_B', 5000), 0, -1);
+    const snapshot = await redis.zrange(keys.candles('A_B', 5000), '0', '-1');
     const again = await store.closePair('A_B', limits);
     expect(again).toEqual({ closed: 0, revised: 0, events: [] });
-    expect(await redis.zrange(keys.candles('A_B', 5000), 0, -1)).toEqual(snapshot);
+    expect(await redis.zrange(keys.candles('A_B', 5000), '0', '-1')).toEqual(snapshot);
     expect(await allClosed(store, 'A_B', 5000)).toEqual(candlesFromTicks(ticks, 5000).map(strip));
     expect(await redis.xlen(keys.ticks('A_B'))).toBe(300);
   });

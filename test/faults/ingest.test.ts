@@ -1,0 +1,134 @@
+/**
+ * The ingester killed with SIGKILL and started again, as a real process:
+ * - live (Poloniex, through the local stand-in): the trades made while it was
+ *   down come back from the REST backfill; no trade lost, none doubled;
+ * - a replay: the restarted replay reads its file again and every trade
+ *   already stored counts once.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, toTick, type StoredCandle } from '@candlestack/shared';
+import { PoloniexStandIn, type WireTrade } from '../../apps/ingest/test/support/poloniex-stand-in.js';
+import { startTestWorker } from '../support/pipeline.js';
+import { AppProcess } from '../support/processes.js';
+import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../support/redis.js';
+import { rng, syntheticTicks } from '../support/synthetic.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+const redis = new Redis(TEST_REDIS_URL);
+const dir = mkdtempSync(join(tmpdir(), 'candlestack-ingest-fault-'));
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const strip = ({ ot: _a, oi: _b, ct: _c, ci: _d, ...c }: StoredCandle) => c;
+const plan = planPeriods(parsePeriods('1s,5s'));
+
+function setup(name: string) {
+  const prefix = testPrefix(name);
+  const keys = new Keys(prefix);
+  cleanups.push(() => deletePrefix(prefix));
+  return { prefix, keys, store: new CandleStore(redis, keys, plan), stats: new Stats(redis, keys) };
+}
+
+describe('ingester killed with SIGKILL', () => {
+  it('live: restarted, it backfills what was traded while it was down; nothing lost, nothing doubled', async () => {
+    const standIn = await PoloniexStandIn.start();
+    cleanups.push(() => standIn.close());
+    const { prefix, keys, store, stats } = setup('fault-ingest-live');
+    const env = {
+      REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300',
+      SOURCE: 'poloniex', PAIRS: 'BTC_USDT,ETH_USDT', POLONIEX_WS_URL: standIn.wsUrl, POLONIEX_REST_URL: standIn.restUrl,
+    };
+    const worker = await startTestWorker(env);
+    cleanups.push(() => worker.close());
+    const rnd = rng(5);
+    const made: WireTrade[] = [];
+    const trade = (broadcast: boolean) => {
+      for (const symbol of ['BTC_USDT', 'ETH_USDT']) {
+        const price = `${symbol === 'BTC_USDT' ? 37_000 : 2_000}.${String(Math.floor(rnd() * 100)).padStart(2, '0')}`;
+        made.push(...standIn.execute(symbol, [{ price, quantity: `0.${1 + Math.floor(rnd() * 9)}`, side: rnd() < 0.5 ? 'buy' : 'sell' }], { broadcast }));
+      }
+    };
+
+    const first = AppProcess.start('ingest', env);
+    cleanups.push(() => first.kill());
+    await waitFor(() => standIn.subscribed('BTC_USDT') && standIn.subscribed('ETH_USDT'), 'the subscriptions');
+    await first.waitForLog((l) => /following 2 pair/.test(String(l.msg)), 'start-up');
+    for (let i = 0; i < 20; i++) {
+      trade(true);
+      await sleep(100);
+    }
+    await waitFor(async () => ((await stats.read()).ticks_ingested_total ?? 0) >= made.length, 'live trades stored');
+    await first.kill('SIGKILL');
+    // Trades nobody hears: only REST will list them.
+    for (let i = 0; i < 15; i++) {
+      trade(false);
+      await sleep(100);
+    }
+    const second = AppProcess.start('ingest', env);
+    cleanups.push(() => second.kill());
+    await waitFor(() => standIn.connected === 1 && standIn.subscribed('BTC_USDT'), 'the restarted ingester to subscribe');
+    for (let i = 0; i < 10; i++) {
+      trade(true);
+      await sleep(100);
+    }
+    await waitFor(async () => ((await stats.read()).ticks_ingested_total ?? 0) >= made.length, 'every trade stored', 20_000);
+    const last = Math.max(...made.map((t) => t.createTime));
+    await waitFor(async () => Number(await redis.hget(keys.state('ETH_USDT'), 'c:5000')) >= Math.floor(last / 5000) * 5000, 'the last 5s candles to close', 20_000);
+
+    expect((await stats.read()).ticks_ingested_total).toBe(made.length);
+    for (const symbol of ['BTC_USDT', 'ETH_USDT']) {
+      const ticks = made.filter((t) => t.symbol === symbol).map((t) => toTick({ pair: t.symbol, time: t.createTime, price: t.price, quantity: t.quantity, amount: t.amount, side: t.takerSide, id: t.id }));
+      for (const { ms } of plan.chain) {
+        const expected = candlesFromTicks(ticks, ms).map(strip);
+        const got = (await store.closedCandles(symbol, ms, { from: expected[0]!.time, to: expected.at(-1)!.time + 1, limit: 10_000 })).map(strip);
+        expect(got, `${symbol} ${ms}`).toEqual(expected);
+      }
+    }
+    await second.stop();
+    expect(second.exitCode).toBe(0);
+  }, 60_000);
+
+  it('replay: restarted, it reads the file again and counts each trade once', async () => {
+    const { prefix, keys, store, stats } = setup('fault-ingest-replay');
+    const start = Date.UTC(2022, 0, 3);
+    const ticks = ['AAA_USDT', 'BBB_USDT'].flatMap((pair, i) => syntheticTicks(pair, start, 3 * 3_600_000, 40_000, 11 + i));
+    ticks.sort((a, b) => a.time - b.time);
+    const file = join(dir, 'big.jsonl');
+    writeFileSync(file, ticks.map((t) => JSON.stringify({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, id: t.id })).join('\n') + '\n');
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300', SOURCE: 'replay', REPLAY_FILE: file, REPLAY_SPEED: '0' };
+
+    const first = AppProcess.start('ingest', env);
+    cleanups.push(() => first.kill());
+    await waitFor(async () => ((await stats.read()).ticks_ingested_total ?? 0) >= 10_000, 'a part of the replay', 30_000);
+    await first.kill('SIGKILL');
+    const stored = (await stats.read()).ticks_ingested_total!;
+    expect(stored).toBeLessThan(ticks.length);
+
+    const second = AppProcess.start('ingest', env);
+    cleanups.push(() => second.kill());
+    const worker = await startTestWorker(env);
+    cleanups.push(() => worker.close());
+    await waitFor(async () => (await redis.hget(keys.clock(), 'done')) === '1', 'the replay to finish', 60_000);
+    const last = ticks.at(-1)!.time;
+    await waitFor(async () => Number(await redis.hget(keys.state('AAA_USDT'), 'c:5000')) >= Math.floor(last / 5000) * 5000, 'every bucket to close', 60_000);
+
+    const s = await stats.read();
+    expect(s.ticks_ingested_total).toBe(ticks.length);
+    expect(s.ticks_duplicate_total).toBeGreaterThanOrEqual(stored - 1_000);
+    for (const pair of ['AAA_USDT', 'BBB_USDT']) {
+      const mine = ticks.filter((t) => t.pair === pair).map(({ amount: _a, ...t }) => toTick(t));
+      const expected = candlesFromTicks(mine, 5000, Math.floor(last / 5000) * 5000).map(strip);
+      const got = (await store.closedCandles(pair, 5000, { from: 0, limit: 10_000 })).map(strip);
+      expect(got, pair).toEqual(expected);
+    }
+    await second.stop();
+  }, 120_000);
+});
