@@ -15,7 +15,7 @@ import { isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/
 import type { Source, SourceSink } from '../source.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { Backfiller, type Anchor } from './poloniex-backfill.js';
-import { PING, parseWsMessage, subscribeRequest } from './poloniex-messages.js';
+import { PING, parseWsMessage, subscribeRequest, tradeId } from './poloniex-messages.js';
 import { OFFLINE_HINT, resolvePairs } from './poloniex-pairs.js';
 import { withDefaults, type PoloniexOptions, type PoloniexSettings } from './poloniex-options.js';
 import { PoloniexRest } from './poloniex-rest.js';
@@ -211,17 +211,35 @@ export class PoloniexSource implements Source {
 
   private deliver(raw: readonly RawTrade[]): void {
     const ours: RawTrade[] = [];
-    for (const t of raw) {
+    // Oldest first, so a message listing trades newest first is no "hole".
+    const byId = (t: RawTrade) => tradeId(typeof t.id === 'string' ? t.id : undefined) ?? -1n;
+    for (const t of [...raw].sort((a, b) => (byId(a) < byId(b) ? -1 : byId(a) > byId(b) ? 1 : 0))) {
       // A symbol we did not subscribe to would register a pair nobody asked for.
       if (typeof t.pair === 'string' && isPair(t.pair) && !this.following.has(normalizePair(t.pair))) {
         this.sink!.malformed(`Poloniex trade of ${t.pair}, a pair not subscribed`, JSON.stringify(t));
         continue;
       }
+      this.watchForHole(t);
       this.backfiller!.saw(t);
       ours.push(t);
     }
     if (ours.length === 0) return;
     this.sink!.trades(ours).catch((err: Error) => this.log?.error({ err: err.message }, 'cannot hand trades to the writer'));
+  }
+
+  /**
+   * Ids rise by one per trade of a symbol: a live trade more than one past
+   * the last one we had means the stream skipped some while connected (no
+   * drop to announce it). Fill the hole from REST at once rather than never.
+   */
+  private watchForHole(t: RawTrade): void {
+    if (typeof t.pair !== 'string' || !isPair(t.pair)) return;
+    const pair = normalizePair(t.pair);
+    const id = tradeId(typeof t.id === 'string' ? t.id : undefined);
+    const anchor = this.backfiller!.anchor(pair);
+    if (id === undefined || anchor.id === undefined || id <= anchor.id + 1n) return;
+    this.log?.warn({ pair, after: String(anchor.id), got: String(id) }, `trade ids of ${pair} jumped from ${anchor.id} to ${id}: backfilling the hole from REST`);
+    this.backfiller!.request(pair, anchor);
   }
 
   /** The first good message of a connection resets the reconnect backoff. */
