@@ -33,14 +33,16 @@ async function main(): Promise<void> {
   );
 
   const { close } = api;
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // A second Ctrl-C means "now".
+    if (stoppingSince !== undefined) {
+      // One Ctrl-C under `tsx watch` arrives twice (from the terminal and
+      // relayed by tsx) within milliseconds; a second press later means "now".
+      if (Date.now() - stoppingSince < 500) return;
       log.warn({ signal }, 'forced exit');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     close().then(
       () => process.exit(0),

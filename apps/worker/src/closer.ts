@@ -58,7 +58,6 @@ export class Closer {
     const pairs = await this.store.pairs();
     let closed = 0;
     let revised = 0;
-    let done = 0;
     const lastClosed = new Map<number, number>();
     for (let i = 0; i < pairs.length; i += PARALLEL_PAIRS) {
       await Promise.all(
@@ -72,8 +71,7 @@ export class Closer {
           await this.publish(r.events);
         }),
       );
-      done = Math.min(pairs.length, i + PARALLEL_PAIRS);
-      if (progress && pairs.length > PARALLEL_PAIRS) await progress(done, pairs.length);
+      if (progress && pairs.length > PARALLEL_PAIRS) await progress(Math.min(pairs.length, i + PARALLEL_PAIRS), pairs.length);
     }
     await this.stats.incr({ candles_closed_total: closed, candles_revised_total: revised, close_jobs_total: 1 });
     // Close lag: how long after its bucket's end the newest candle closed

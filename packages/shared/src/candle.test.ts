@@ -43,7 +43,7 @@ describe('candle fold', () => {
         const b = Math.floor(t.time / ms) * ms;
         byBucket.set(b, [...(byBucket.get(b) ?? []), t]);
       }
-      let folded = new Map<number, StoredCandle>();
+      const folded = new Map<number, StoredCandle>();
       for (const t of ticks) {
         const b = Math.floor(t.time / ms) * ms;
         folded.set(b, applyTick(folded.get(b), t, b));
@@ -52,7 +52,6 @@ describe('candle fold', () => {
         const c = folded.get(b)!;
         expect({ time: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, trades: c.trades }).toEqual(naive(ts, b));
       }
-      folded = new Map();
     }
   });
 

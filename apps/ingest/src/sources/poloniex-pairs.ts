@@ -57,7 +57,7 @@ async function allPairs(marketsUrl: string, ctx: PairsContext): Promise<string[]
     try {
       markets = await ctx.rest.markets();
     } catch (err) {
-      if (ctx.closed()) throw new Error('stopped before Poloniex listed its symbols');
+      if (ctx.closed()) throw new Error('stopped before Poloniex listed its symbols', { cause: err });
       const delay = retry.next();
       const detail = `PAIRS=all needs the symbol list, but ${(err as Error).message}; retrying in ${(delay / 1000).toFixed(1)} s. ${OFFLINE_HINT}`;
       ctx.log.debug({ err: (err as Error).message, retryInMs: delay }, detail);

@@ -79,7 +79,7 @@ export class ReplaySource implements Source {
       this.size = st.size;
       gzip = await isGzip(file);
     } catch (err) {
-      throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
     const raw = (this.raw = createReadStream(file));
     raw.on('data', (chunk) => (this.bytes += chunk.length));
@@ -104,7 +104,7 @@ export class ReplaySource implements Source {
       }
     } catch (err) {
       await this.close();
-      throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as Error).message})`);
+      throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as Error).message})`, { cause: err });
     }
     const parser = first === undefined ? undefined : detectFormat(first, this.lineNo);
     if (first !== undefined && !parser) {
