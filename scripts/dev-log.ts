@@ -18,6 +18,8 @@ const pretty = prettyFactory({
   translateTime: 'SYS:HH:MM:ss.l',
   // The prefix names the app already.
   ignore: 'pid,hostname,name',
+  // One line per entry: three apps interleave, and multi-line field dumps drown the messages.
+  singleLine: true,
 });
 
 function prefix(name: string): string {
