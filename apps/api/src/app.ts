@@ -9,6 +9,7 @@ import type { CandleStore, Logger, RedisClient, Stats } from '@candlestack/share
 import { boardRouter, type AdminCredentials } from './board.js';
 import type { ApiConfig } from './env.js';
 import { errorHandler, notFound } from './errors.js';
+import { httpGuards } from './guards/http-guards.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { candlesRouter } from './routes/candles.js';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.set('query parser', 'simple');
 
   app.use(metrics.observe, requestLog(log));
+  app.use(httpGuards(config, log));
   app.use(
     healthRouter({
       redis: deps.redis,
@@ -61,7 +63,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(candlesRouter(deps.store, periods));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
-  app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' })));
+  app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' }), () => deps.redis.status === 'ready'));
   app.use(deadLetterRouter(deps.redis, deps.store.keys, deps.credentials));
   if (deps.dashboard) app.use(deps.dashboard);
 

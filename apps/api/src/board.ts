@@ -14,6 +14,7 @@ import type { Queue } from 'bullmq';
 import { Router, type Express, type RequestHandler } from 'express';
 import { ConfigError, type Logger } from '@candlestack/shared';
 import { HttpError } from './errors.js';
+import { boardContentSecurityPolicy } from './guards/headers.js';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -59,9 +60,13 @@ export async function boardAccess(config: {
 
 /** "Basic base64(user:password)" -> its parts; undefined if malformed. */
 export function parseBasicAuth(header: string | undefined): AdminCredentials | undefined {
-  const m = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '');
+  const m = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header ?? '');
   if (!m) return undefined;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const bytes = Buffer.from(m[1]!, 'base64');
+  // Node's decoder skips what it cannot use (extra padding, stray bits):
+  // only base64 that encodes back to itself is well formed.
+  if (bytes.toString('base64') !== m[1]) return undefined;
+  const text = bytes.toString('utf8');
   const colon = text.indexOf(':');
   if (colon < 0) return undefined;
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
@@ -88,7 +93,25 @@ export function basicAuth(credentials: AdminCredentials): RequestHandler {
   };
 }
 
-export function boardRouter(queues: readonly Queue[], credentials: AdminCredentials | undefined, log: Logger): Router {
+/**
+ * BullMQ's connection holds commands while Redis is away, so a board call
+ * would wait with no end (for ever, if Redis refuses our password): its API
+ * answers 503 at once instead while the data store is not ready.
+ */
+function whenStoreReady(ready: () => boolean): RequestHandler {
+  return (req, _res, next) => {
+    if (/^\/api\//i.test(req.path) && !ready()) throw new HttpError(503, 'unavailable', 'the data store is unavailable; try again shortly');
+    next();
+  };
+}
+
+export function boardRouter(
+  queues: readonly Queue[],
+  credentials: AdminCredentials | undefined,
+  log: Logger,
+  /** Whether Redis answers now (see whenStoreReady). */
+  storeReady: () => boolean = () => true,
+): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(BOARD_PATH);
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter });
   // Replaces the board's own handler, which puts the error's message (and
@@ -110,6 +133,7 @@ export function boardRouter(queues: readonly Queue[], credentials: AdminCredenti
     res.locals.route = BOARD_PATH;
     next();
   };
-  router.use(BOARD_PATH, label, ...(credentials ? [basicAuth(credentials)] : []), board);
+  const auth = credentials ? [basicAuth(credentials)] : [];
+  router.use(BOARD_PATH, label, ...auth, whenStoreReady(storeReady), boardContentSecurityPolicy, board);
   return router;
 }

@@ -29,6 +29,17 @@ describe('apiEnv', () => {
     expect(parse({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
   });
 
+  it('reads CORS_ORIGINS as exact origins, none by default', () => {
+    expect(parse({}).CORS_ORIGINS).toEqual([]);
+    expect(parse({ CORS_ORIGINS: 'https://charts.example, http://localhost:5173,https://charts.example' }).CORS_ORIGINS).toEqual([
+      'https://charts.example',
+      'http://localhost:5173',
+    ]);
+    for (const bad of ['*', 'charts.example', 'https://charts.example/', 'https://Charts.example', 'https://charts.example:443', 'ftp://x.example', 'null']) {
+      expect(failure({ CORS_ORIGINS: bad }), bad).toMatch(/^invalid configuration: CORS_ORIGINS=.*is not an origin: write http\(s\):\/\/host\[:port\]/);
+    }
+  });
+
   it('treats an empty value as unset', () => {
     const c = parse({ PORT: '', ADMIN_USER: '', ADMIN_PASSWORD: '' });
     expect(c.PORT).toBe(3000);

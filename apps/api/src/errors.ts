@@ -3,6 +3,7 @@
  * (DESIGN.md): routes throw HttpError, anything else thrown becomes a 500
  * (or a 503 while Redis is away) whose body says nothing of the internals.
  */
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '@candlestack/shared';
 
@@ -15,6 +16,13 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'unauthorized'
   | 'payload_too_large'
+  | 'length_required'
+  | 'uri_too_long'
+  | 'rate_limited'
+  | 'headers_too_large'
+  | 'request_timeout'
+  | 'forbidden_origin'
+  | 'too_many_connections'
   | 'unavailable'
   | 'internal';
 
@@ -32,6 +40,21 @@ export class HttpError extends Error {
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
+}
+
+/**
+ * Answers with the JSON error body on a raw socket, for the places that
+ * have no Express response (a refused WebSocket upgrade, a CONNECT, a
+ * request Node's parser refused), and closes it.
+ */
+export function endWithError(socket: Duplex, status: number, reason: string, code: ErrorCode, message: string): void {
+  // Node takes its own error listener off a socket it hands over (upgrade,
+  // CONNECT): a peer that resets while we write would be an uncaught error.
+  socket.on('error', () => socket.destroy());
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The last route: whatever matched nothing. */

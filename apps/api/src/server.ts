@@ -26,6 +26,7 @@ import { attachLiveServer } from './live/ws-server.js';
 import { boardAccess, BOARD_PATH } from './board.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { ApiConfig } from './env.js';
+import { answerClientError, refuseConnect } from './guards/client-error.js';
 import { STARTUP_GRACE_MS } from './readiness.js';
 
 export interface StartOptions {
@@ -127,10 +128,13 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
       startupGraceMs: opts.startupGraceMs ?? STARTUP_GRACE_MS,
       dashboard: opts.dashboard ?? createDashboard(),
     });
-    const server = createServer(app);
+    // Host is checked by the app (guards/request-limits.ts), which answers in JSON.
+    const server = createServer({ requireHostHeader: false }, app);
+    server.on('clientError', answerClientError);
+    server.on('connect', refuseConnect);
     const address = await listen(server, config.PORT, config.HOST);
     closers.push({ what: 'http server', close: () => closeServer(server) });
-    const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }));
+    const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }), config.CORS_ORIGINS);
     closers.push({ what: 'websocket server', close: () => live.close() });
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;

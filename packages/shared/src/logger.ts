@@ -2,18 +2,35 @@
  * pino: JSON lines in production; `pnpm dev` pipes them through pino-pretty.
  * A child logger per component (`log.child({ component: 'poloniex' })`).
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-export function createLogger(app: string, level = 'info'): Logger {
-  return pino({
+/** `destination`: stdout unless given (tests read what is logged). */
+export function createLogger(app: string, level = 'info', destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     name: app,
     level,
-    // Never log a secret, whatever field it hides in.
+    // Never log a secret, whatever field it hides in. An ioredis error
+    // carries the failed command's arguments: for AUTH or HELLO, the Redis
+    // password; a Redis URL may hold it too.
     redact: {
-      paths: ['password', '*.password', 'ADMIN_PASSWORD', '*.ADMIN_PASSWORD', 'authorization', '*.authorization', 'req.headers.authorization'],
+      paths: [
+        'password',
+        '*.password',
+        'ADMIN_PASSWORD',
+        '*.ADMIN_PASSWORD',
+        'authorization',
+        '*.authorization',
+        'req.headers.authorization',
+        '*.headers.authorization',
+        'REDIS_URL',
+        '*.REDIS_URL',
+        'err.command.args',
+        '*.err.command.args',
+      ],
       censor: '***',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

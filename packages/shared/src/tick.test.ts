@@ -24,6 +24,10 @@ describe('toTick', () => {
       [{ quantity: '0.0000000000000000000000001' }, /out of range/],
       [{ quantity: null }, /quantity/],
       [{ side: 'long' }, /side/],
+      [{ side: 1 }, /side/],
+      // As JSON.parse makes it: String() of it throws a TypeError, not a TickError.
+      [{ side: JSON.parse('{"toString":1}') as unknown }, /side/],
+      [{ id: 'x'.repeat(100_000) }, /^id "x{63} is not a plain trade id$/],
       [{ id: '' }, /id/],
       [{ id: 'a"b' }, /id/],
       [{ id: { x: 1 } }, /id/],

@@ -35,6 +35,9 @@ const MAX_FRACTION_DIGITS = 24;
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 4_102_444_800_000;
 
+/** A value for an error message: JSON, cut short (a hostile input may be megabytes). */
+const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 64);
+
 function decimal(name: string, v: unknown): string {
   if (typeof v !== 'string' && typeof v !== 'number') throw new TickError(`${name} is missing or not a decimal`);
   try {
@@ -58,7 +61,7 @@ export function parseTime(v: unknown): number {
   else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) t = Date.parse(v);
   else throw new TickError('time is missing or not ms / ISO 8601');
   if (!Number.isInteger(t) || t < MIN_TIME || t > MAX_TIME) {
-    throw new TickError(`time ${JSON.stringify(v)} is not a time in ms between 2000 and 2100`);
+    throw new TickError(`time ${shown(v)} is not a time in ms between 2000 and 2100`);
   }
   return t;
 }
@@ -78,11 +81,13 @@ export function toTick(raw: RawTrade): Tick {
   const amount = raw.amount === undefined || raw.amount === null || raw.amount === '' ? mul(price, quantity) : decimal('amount', raw.amount);
   let side: Side | undefined;
   if (raw.side !== undefined && raw.side !== null && raw.side !== '') {
-    const s = String(raw.side).toLowerCase();
-    if (s !== 'buy' && s !== 'sell') throw new TickError(`side ${JSON.stringify(raw.side)} is not buy or sell`);
+    // Not String(raw.side): a JSON object such as {"toString":1} makes it
+    // throw a TypeError, which is no TickError (found by parser-fuzz.test.ts).
+    const s = typeof raw.side === 'string' ? raw.side.toLowerCase() : undefined;
+    if (s !== 'buy' && s !== 'sell') throw new TickError(`side ${shown(raw.side)} is not buy or sell`);
     side = s;
   }
   const id = typeof raw.id === 'number' && Number.isSafeInteger(raw.id) ? String(raw.id) : raw.id;
-  if (typeof id !== 'string' || !ID.test(id)) throw new TickError(`id ${JSON.stringify(raw.id)} is not a plain trade id`);
+  if (typeof id !== 'string' || !ID.test(id)) throw new TickError(`id ${shown(raw.id)} is not a plain trade id`);
   return side ? { pair, time, price, quantity, amount, side, id } : { pair, time, price, quantity, amount, id };
 }

@@ -30,6 +30,8 @@ export interface LiveLimits {
   readonly maxBufferedBytes: number;
   /** Connections per client address. */
   readonly maxConnectionsPerAddress: number;
+  /** Messages of one connection received but not yet answered; past it, an error. */
+  readonly maxPendingMessages: number;
   /** Ping interval; a peer that has not answered the previous ping is dropped. */
   readonly pingMs: number;
   /** Least time between two forming-candle messages of one subscription. */
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: LiveLimits = {
   maxSubscriptions: 100,
   maxBufferedBytes: 1 << 20,
   maxConnectionsPerAddress: 50,
+  maxPendingMessages: 64,
   pingMs: 30_000,
   throttleMs: 250,
 };

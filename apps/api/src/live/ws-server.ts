@@ -10,6 +10,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PairError, PeriodError, normalizePair, parsePeriod, type CandleStore, type Logger, type Period } from '@candlestack/shared';
+import { endWithError, type ErrorCode } from '../errors.js';
+import { isOriginAllowed } from '../guards/origins.js';
 import type { LiveHub, LiveClient } from './hub.js';
 import { CLOSE, clientMessage, type LiveLimits, type ServerMessage } from './protocol.js';
 
@@ -18,6 +20,9 @@ interface Conn extends LiveClient {
   readonly address: string;
   readonly subs: Set<string>;
   alive: boolean;
+  /** The messages being handled, in order (see onConnection). */
+  queue: Promise<void>;
+  queued: number;
 }
 
 export interface LiveServer {
@@ -32,15 +37,34 @@ export function attachLiveServer(
   periods: readonly Period[],
   limits: LiveLimits,
   log: Logger,
+  /** CORS_ORIGINS: pages of these origins may connect, besides the API's own. */
+  allowedOrigins: readonly string[] = [],
 ): LiveServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const perAddress = new Map<string, number>();
   const conns = new Set<Conn>();
 
+  // A handshake ws refuses (no key, a bad version...) gets the JSON error body too.
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
+    if (req.method !== 'GET') reject(socket, 405, 'Method Not Allowed', { code: 'method_not_allowed', message: 'a WebSocket handshake is a GET' });
+    else reject(socket, 400, 'Bad Request', { code: 'bad_request', message: `bad WebSocket handshake: ${err.message}` });
+  });
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    // Not `new URL(req.url, base)`: it throws on targets such as `//%ff`, and
+    // a throw in this listener would take the whole process down.
+    const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') {
       reject(socket, 404, 'Not Found', { code: 'not_found', message: 'WebSocket is served at /ws' });
+      return;
+    }
+    // Browsers send Origin on an upgrade but apply no CORS to it: the
+    // check is ours, or any web page could read the feed.
+    if (!isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins)) {
+      reject(socket, 403, 'Forbidden', {
+        code: 'forbidden_origin',
+        message: 'WebSocket connections from this origin are not allowed (the API allows its own pages and CORS_ORIGINS)',
+      });
       return;
     }
     const address = req.socket.remoteAddress ?? 'unknown';
@@ -62,6 +86,8 @@ export function attachLiveServer(
       address,
       subs: new Set(),
       alive: true,
+      queue: Promise.resolve(),
+      queued: 0,
       send(msg: ServerMessage) {
         if (ws.readyState !== ws.OPEN) return;
         if (ws.bufferedAmount > limits.maxBufferedBytes) {
@@ -76,7 +102,23 @@ export function attachLiveServer(
     };
     conns.add(conn);
     ws.on('pong', () => (conn.alive = true));
-    ws.on('message', (data, isBinary) => void onMessage(conn, data, isBinary));
+    // One message at a time, in order: a subscribe waits on Redis, and an
+    // unsubscribe sent right after it must not overtake it (found by
+    // fuzz.test.ts: the client ended subscribed after its last unsubscribe).
+    ws.on('message', (data, isBinary) => {
+      if (conn.queued >= limits.maxPendingMessages) {
+        conn.send({ type: 'error', message: `more than ${limits.maxPendingMessages} messages waiting: wait for the answers` });
+        return;
+      }
+      conn.queued++;
+      conn.queue = conn.queue
+        .then(() => onMessage(conn, data, isBinary))
+        .catch((err: unknown) => {
+          log.error({ err, address }, 'WebSocket message failed');
+          conn.send({ type: 'error', message: 'internal error' });
+        })
+        .finally(() => conn.queued--);
+    });
     ws.on('error', (err) => log.debug({ address, err: err.message }, 'WebSocket error'));
     ws.on('close', () => {
       conns.delete(conn);
@@ -185,9 +227,6 @@ export function attachLiveServer(
   };
 }
 
-function reject(socket: Duplex, status: number, text: string, error: { code: string; message: string }): void {
-  const body = JSON.stringify({ error });
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+function reject(socket: Duplex, status: number, text: string, error: { code: ErrorCode; message: string }): void {
+  endWithError(socket, status, text, error.code, error.message);
 }
