@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   CandleStore,
+  deletePrefixKeys,
   Keys,
   closeLimits,
   parsePeriods,
@@ -45,12 +46,7 @@ async function timed<T>(label: string, count: number, unit: string, fn: () => Pr
 }
 
 async function cleanup(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deletePrefixKeys(redis, prefix);
 }
 
 async function main(): Promise<void> {

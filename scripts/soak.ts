@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { deletePrefixKeys } from '@candlestack/shared';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 5);
 const pairs = Number(process.env.SOAK_PAIRS ?? 20);
@@ -99,12 +100,7 @@ async function cleanup(): Promise<void> {
   for (const p of Object.values(procs)) p.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 3000));
   for (const p of Object.values(procs)) if (p.exitCode === null) p.kill('SIGKILL');
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deletePrefixKeys(redis, prefix);
   redis.disconnect();
 }
 

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deletePrefixKeys } from '@candlestack/shared';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -16,12 +17,7 @@ export async function deletePrefix(prefix: string, url = TEST_REDIS_URL): Promis
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.unlink(...keys);
-    } while (cursor !== '0');
+    await deletePrefixKeys(r, prefix);
   } finally {
     r.disconnect();
   }

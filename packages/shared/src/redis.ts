@@ -77,3 +77,17 @@ export async function closeRedis(client: Redis | Cluster): Promise<void> {
     client.disconnect();
   }
 }
+
+/**
+ * Deletes every key of a deployment prefix (`<prefix>:*`) with SCAN and
+ * UNLINK, never FLUSHALL: for tests, benchmarks and the soak, which share a
+ * Redis with others. Not for a Redis Cluster (SCAN covers one node).
+ */
+export async function deletePrefixKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+}

@@ -104,15 +104,8 @@ export function parseRestTrades(pair: string, body: unknown): { trades: RawTrade
       rejected.push({ reason: 'REST trade is not a JSON object', sample: sample(el) });
       continue;
     }
-    trades.push({
-      pair,
-      time: el.createTime,
-      price: el.price,
-      quantity: el.quantity,
-      amount: el.amount,
-      side: el.takerSide,
-      id: el.id,
-    });
+    // Same fields as the WebSocket's, but REST rows carry no symbol.
+    trades.push({ ...wsTrade(el), pair });
   }
   return { trades: trades.reverse(), rejected };
 }

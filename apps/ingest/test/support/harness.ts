@@ -3,6 +3,8 @@
  * test Redis, under a prefix of its own, with a logger that keeps every line
  * so tests can assert on what was logged.
  */
+import { prng } from '../../src/sources/simulated.js';
+import { sleep, waitFor as waitUntil } from '../../../../test/support/wait.js';
 import { Redis } from 'ioredis';
 import {
   CandleStore,
@@ -139,22 +141,11 @@ export async function startPipeline(source: Source, opts: PipelineOptions = {}):
   return p;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Polls `check` until it returns something truthy; throws after `timeoutMs` saying what it waited for. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(25);
-  }
+export function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(async () => (await check()) ?? undefined, what, timeoutMs);
 }
 
 /** The ticks a test expects from trades it had the stand-in execute (worked out here, not by the ingester). */
@@ -190,17 +181,8 @@ export async function counter(p: Pipeline, name: string): Promise<number> {
   return (await p.stats.read())[name] ?? 0;
 }
 
-/** mulberry32, for trades that are random-looking but the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the simulated market's), for trades that are random-looking but the same on every run. */
+export { prng };
 
 /** Trades for the stand-in: `count` of them, times spread evenly over [from, to], prices a seeded random walk. */
 export function tradeSpecs(
