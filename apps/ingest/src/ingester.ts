@@ -108,6 +108,7 @@ export class Ingester {
       status: (state, detail) => this.setStatus(state, detail),
       gap: (pair, missed, detail) => {
         this.gaps += missed;
+        this.writer.count('trades_missed_total', missed);
         this.log.error({ pair, missed, detail }, `${missed} trade(s) of ${pair} missed: the exchange no longer lists them`);
         void this.reportStatus();
       },

@@ -181,6 +181,7 @@ describe('Poloniex live source: drops and gaps', () => {
     await waitFor('reconnected', () => standIn.subscribed('BTC_USDT'));
     await sleep(300);
     expect((await p.stats.readSourceStatus())?.gaps).toBe(500);
+    await waitFor('the gap counted in the metric', async () => (await counter(p, 'trades_missed_total')) === 500);
   });
 
   it('backfills what was executed while the ingester was stopped, from what Redis holds', async () => {

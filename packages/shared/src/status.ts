@@ -13,6 +13,7 @@ export const COUNTERS = {
   ticks_late_total: 'Trades that arrived after their candle closed and revised it',
   ticks_malformed_total: 'Exchange messages or trades set aside as malformed',
   ticks_dropped_total: 'Trades dropped because the ingest buffer was full while Redis was away',
+  trades_missed_total: 'Trades known missed: gaps longer than the exchange still lists',
   candles_closed_total: 'Candles closed (all periods)',
   candles_revised_total: 'Closed candles revised by late trades',
   close_jobs_total: 'Close jobs run',
