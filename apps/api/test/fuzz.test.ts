@@ -55,7 +55,7 @@ function check(r: FuzzRequest, res: RawResponse): string | undefined {
     json = res.body === '' ? undefined : JSON.parse(res.body);
   } catch {}
   // /readyz is 503 here (no ingester, no worker): that is its answer, not a failure.
-  if (res.status === 503 && /^\/readyz(\?|$)/i.test(r.target)) {
+  if (res.status === 503 && /^\/readyz\/?(\?|$)/i.test(r.target)) {
     const notReady = r.method === 'HEAD' || (json as { status?: unknown } | undefined)?.status === 'not ready';
     return notReady ? undefined : 'a 503 from /readyz that is not its report';
   }
