@@ -102,7 +102,8 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     closers.push({ what: 'redis', close: () => closeRedis(redis) });
     const bullRedis = createRedis(config, 'bullmq', redisLog);
     closers.push({ what: 'bullmq redis', close: () => closeRedis(bullRedis) });
-    const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix() });
+    // The board only reads the queue; the worker owns it (and its meta hash).
+    const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix(), skipMetasUpdate: true });
     // An EventEmitter's unheard 'error' would crash the process; the client's own listener already logs outages.
     queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
     closers.push({ what: 'queue', close: () => queue.close() });
