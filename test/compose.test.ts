@@ -83,59 +83,55 @@ function resolved(env: Record<string, string> = {}): Resolved {
 
 const words = (command: string | string[] | undefined) => (Array.isArray(command) ? command.join(' ') : (command ?? ''));
 
-if (!compose) {
-  // Neither `docker compose` nor `docker-compose` is installed here. .ci/run
-  // installs Debian's docker-compose, so CI runs this test; elsewhere install
-  // Docker Compose (or `apt-get install docker-compose`) to run it.
-  it.skip('docker-compose.yml (skipped: neither `docker compose` nor `docker-compose` is installed)', () => {});
-} else {
-  describe(`docker-compose.yml, read by ${compose.join(' ')}`, () => {
-    let defaults: Resolved;
-    beforeAll(() => {
-      defaults = resolved();
-    });
-
-    it('is valid (config -q)', () => {
-      expect(() => config(['-q'])).not.toThrow();
-    });
-
-    it('runs Redis 7 with an append-only file, noeviction, a named volume and a health check', () => {
-      const { services, volumes } = defaults;
-      const redis = services.redis!;
-      expect(redis.image).toMatch(/^redis:7/);
-      expect(words(redis.command)).toMatch(/--appendonly yes\b/);
-      expect(words(redis.command)).toMatch(/--maxmemory-policy noeviction\b/);
-      const data = (redis.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] : v.source));
-      expect(data.some((name) => name !== undefined && Object.keys(volumes ?? {}).includes(name))).toBe(true);
-      expect(words(redis.healthcheck?.test)).toMatch(/redis-cli ping/);
-    });
-
-    it('builds ingest, worker and api from the Dockerfile, each waiting for a healthy Redis', () => {
-      const { services } = defaults;
-      for (const app of ['ingest', 'worker', 'api']) {
-        const s = services[app];
-        expect(s, app).toBeDefined();
-        expect(s!.build?.target, app).toBe(app);
-        expect(s!.depends_on?.redis?.condition, app).toBe('service_healthy');
-        expect(s!.restart, app).toBe('unless-stopped');
-        expect(s!.environment?.REDIS_URL, app).toBe('redis://redis:6379');
-        expect(s!.environment?.SOURCE, app).toBe('poloniex');
-      }
-    });
-
-    it('publishes the API on loopback only, listening on every address inside its container', () => {
-      const api = defaults.services.api!;
-      expect(api.environment?.HOST).toBe('0.0.0.0');
-      const ports = (api.ports ?? []).map((p) =>
-        typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`,
-      );
-      expect(ports).toEqual(['127.0.0.1:3000:3000']);
-    });
-
-    it('takes SOURCE and the admin credentials from the environment', () => {
-      const { services } = resolved({ SOURCE: 'simulated', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
-      for (const app of ['ingest', 'worker', 'api']) expect(services[app]!.environment?.SOURCE, app).toBe('simulated');
-      expect(services.api!.environment).toMatchObject({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
-    });
+// Skipped only where neither `docker compose` nor `docker-compose` is
+// installed: .ci/run installs Debian's docker-compose, so CI runs it;
+// elsewhere install Docker Compose (or `apt-get install docker-compose`).
+describe.skipIf(!compose)(`docker-compose.yml, read by ${compose?.join(' ') ?? 'nothing (not installed)'}`, () => {
+  let defaults: Resolved;
+  beforeAll(() => {
+    defaults = resolved();
   });
-}
+
+  it('is valid (config -q)', () => {
+    expect(() => config(['-q'])).not.toThrow();
+  });
+
+  it('runs Redis 7 with an append-only file, noeviction, a named volume and a health check', () => {
+    const { services, volumes } = defaults;
+    const redis = services.redis!;
+    expect(redis.image).toMatch(/^redis:7/);
+    expect(words(redis.command)).toMatch(/--appendonly yes\b/);
+    expect(words(redis.command)).toMatch(/--maxmemory-policy noeviction\b/);
+    const data = (redis.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] : v.source));
+    expect(data.some((name) => name !== undefined && Object.keys(volumes ?? {}).includes(name))).toBe(true);
+    expect(words(redis.healthcheck?.test)).toMatch(/redis-cli ping/);
+  });
+
+  it('builds ingest, worker and api from the Dockerfile, each waiting for a healthy Redis', () => {
+    const { services } = defaults;
+    for (const app of ['ingest', 'worker', 'api']) {
+      const s = services[app];
+      expect(s, app).toBeDefined();
+      expect(s!.build?.target, app).toBe(app);
+      expect(s!.depends_on?.redis?.condition, app).toBe('service_healthy');
+      expect(s!.restart, app).toBe('unless-stopped');
+      expect(s!.environment?.REDIS_URL, app).toBe('redis://redis:6379');
+      expect(s!.environment?.SOURCE, app).toBe('poloniex');
+    }
+  });
+
+  it('publishes the API on loopback only, listening on every address inside its container', () => {
+    const api = defaults.services.api!;
+    expect(api.environment?.HOST).toBe('0.0.0.0');
+    const ports = (api.ports ?? []).map((p) =>
+      typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`,
+    );
+    expect(ports).toEqual(['127.0.0.1:3000:3000']);
+  });
+
+  it('takes SOURCE and the admin credentials from the environment', () => {
+    const { services } = resolved({ SOURCE: 'simulated', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
+    for (const app of ['ingest', 'worker', 'api']) expect(services[app]!.environment?.SOURCE, app).toBe('simulated');
+    expect(services.api!.environment).toMatchObject({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
+  });
+});
