@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { commonEnv, intEnv, parsedEnv } from '@candlestack/shared';
+import { commonEnv, intEnv, parsedEnv, refineCommon } from '@candlestack/shared';
 import { parseOrigins } from './guards/origins.js';
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$/;
@@ -30,6 +30,7 @@ export const apiEnv = z
     CORS_ORIGINS: parsedEnv(parseOrigins).default([]),
   })
   .superRefine((env, ctx) => {
+    refineCommon(env, ctx);
     // Half a credential is a mistake, not "no credentials". The issue names
     // the unset variable so the error line never shows the password.
     if ((env.ADMIN_USER === undefined) !== (env.ADMIN_PASSWORD === undefined)) {

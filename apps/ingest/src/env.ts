@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, intEnv, pairsEnv, parsedEnv } from '@candlestack/shared';
+import { commonEnv, intEnv, pairsEnv, parsedEnv, refineCommon } from '@candlestack/shared';
 
 const url = (schemes: string[]) =>
   z.string().refine((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), `a ${schemes.join(' or ')}// URL`);
@@ -27,6 +27,6 @@ export const ingestEnv = z.object({
   }).default(20),
   /** Not in DESIGN.md: the bound of the in-memory buffer while Redis is away. */
   INGEST_BUFFER: intEnv(1_000, 10_000_000).default(500_000),
-});
+}).superRefine(refineCommon);
 
 export type IngestConfig = z.infer<typeof ingestEnv>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { commonEnv } from '@candlestack/shared';
+import { commonEnv, refineCommon } from '@candlestack/shared';
 
 /** The worker's environment (DESIGN.md, "Configuration"). */
-export const workerEnv = z.object({ ...commonEnv });
+export const workerEnv = z.object({ ...commonEnv }).superRefine(refineCommon);
 
 export type WorkerConfig = z.infer<typeof workerEnv>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, commonEnv, pairsEnv, parseConfig, parseDuration } from './config.js';
+import { ConfigError, commonEnv, pairsEnv, parseConfig, parseDuration, refineCommon } from './config.js';
 
 const schema = z.object({ ...commonEnv, PAIRS: pairsEnv });
 
@@ -53,5 +53,41 @@ describe('config', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('24h')).toBe(86_400_000);
     expect(() => parseDuration('24')).toThrow(ConfigError);
+  });
+});
+
+describe('MAX_LATE and CANDLE_RETENTION', () => {
+  const full = schema.superRefine(refineCommon);
+  it('default to 24h and keep all', () => {
+    const c = parseConfig(full, {});
+    expect(c.MAX_LATE).toBe(86_400_000);
+    expect(c.CANDLE_RETENTION.size).toBe(0);
+  });
+  it('read per period retentions', () => {
+    const c = parseConfig(full, { PERIODS: '1s,1m,1h', CANDLE_RETENTION: '1s=1d, 1m=90d', MAX_LATE: '2h' });
+    expect([...c.CANDLE_RETENTION]).toEqual([
+      [1000, 86_400_000],
+      [60_000, 90 * 86_400_000],
+    ]);
+    expect(c.MAX_LATE).toBe(7_200_000);
+  });
+  it('stop with one line on a bad value', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ MAX_LATE: '0s' }, /^invalid configuration: MAX_LATE="0s": .*from 1s to 7d$/],
+      [{ MAX_LATE: '8d' }, /^invalid configuration: MAX_LATE="8d": .*from 1s to 7d$/],
+      [{ CANDLE_RETENTION: '1m' }, /^invalid configuration: CANDLE_RETENTION="1m": .*<period>=<duration>/],
+      [{ CANDLE_RETENTION: '7m=1d' }, /^invalid configuration: CANDLE_RETENTION="7m=1d": .*divide a day/],
+      [{ CANDLE_RETENTION: '1h=30m' }, /^invalid configuration: CANDLE_RETENTION="1h=30m": .*at least one 1h bucket/],
+      [{ CANDLE_RETENTION: '1m=1d,60s=2d' }, /named twice/],
+      [{ CANDLE_RETENTION: '2m=1d' }, /^invalid configuration: CANDLE_RETENTION="2m=1d": names 2m, which is not built/],
+    ];
+    for (const [env, line] of cases) {
+      expect(() => parseConfig(full, env), JSON.stringify(env)).toThrow(line);
+      try {
+        parseConfig(full, env);
+      } catch (e) {
+        expect((e as Error).message.split('\n')).toHaveLength(1);
+      }
+    }
   });
 });

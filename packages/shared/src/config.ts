@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
-import { parsePeriods, type Period } from './period.js';
+import { parsePeriod, parsePeriods, periodLabel, type Period } from './period.js';
 
 export class ConfigError extends Error {}
 
@@ -18,6 +18,44 @@ export function parseDuration(text: string): number {
   const m = DURATION.exec(text.trim());
   if (!m) throw new ConfigError(`"${text}" is not a duration: write <n><unit>, unit ms, s, m, h or d (e.g. 24h)`);
   return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+}
+
+/** The longest MAX_LATE: a week. Dedupe ids are kept this long by trade time, and a late trade may revise this far back. */
+export const MAX_LATE_LIMIT_MS = 7 * 86_400_000;
+
+/** `MAX_LATE`: how late a trade may be and still revise its candle (DESIGN.md, "Time bounds"). */
+export function parseMaxLate(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 1_000 || ms > MAX_LATE_LIMIT_MS) throw new ConfigError(`"${text}" is out of range: from 1s to 7d`);
+  return ms;
+}
+
+/**
+ * `CANDLE_RETENTION`: `1s=1d,1m=90d` -> period ms -> how long its closed
+ * candles are kept (ms). A period not named keeps all. Each retention must
+ * be at least one bucket of its period.
+ */
+export function parseCandleRetention(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!m) throw new ConfigError(`"${part.trim()}" is not <period>=<duration>: write e.g. 1s=1d,1m=90d`);
+    const period = parsePeriodOrConfigError(m[1]!);
+    const keep = parseDuration(m[2]!);
+    if (keep < period.ms) throw new ConfigError(`${period.label}=${m[2]}: keep at least one ${period.label} bucket`);
+    if (out.has(period.ms)) throw new ConfigError(`${period.label} is named twice`);
+    out.set(period.ms, keep);
+  }
+  return out;
+}
+
+function parsePeriodOrConfigError(text: string): Period {
+  try {
+    return parsePeriod(text);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }
 
 /** A string turned into T by `parse`, whose error message says what is allowed. */
@@ -57,6 +95,8 @@ export const commonEnv = {
   PERIODS: parsed<Period[]>(parsePeriods).default(parsePeriods('1m,5m,10m,15m,30m,1h,4h,1d')),
   GRACE_MS: int(0, 3_600_000).default(2000),
   TICK_RETENTION: parsed(parseDuration).default(parseDuration('24h')),
+  MAX_LATE: parsed(parseMaxLate).default(parseDuration('24h')),
+  CANDLE_RETENTION: parsed(parseCandleRetention).default(new Map<number, number>()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
@@ -67,6 +107,26 @@ export const pairsEnv = parsed<string[] | 'all'>((s) => {
   if (pairs.length === 0) throw new ConfigError('no pair given: write e.g. BTC_USDT,ETH_USDT or all');
   return [...new Set(pairs)];
 }).default(['BTC_USDT', 'ETH_USDT']);
+
+/**
+ * Rules across the common fields, for each app's `superRefine`: every period
+ * CANDLE_RETENTION names must be built.
+ */
+export function refineCommon(
+  env: { readonly PERIODS: readonly Period[]; readonly CANDLE_RETENTION: ReadonlyMap<number, number> },
+  ctx: z.RefinementCtx,
+): void {
+  const built = new Set(env.PERIODS.map((p) => p.ms));
+  for (const ms of env.CANDLE_RETENTION.keys()) {
+    if (!built.has(ms)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CANDLE_RETENTION'],
+        message: `names ${periodLabel(ms)}, which is not built (PERIODS is ${env.PERIODS.map((p) => p.label).join(',')})`,
+      });
+    }
+  }
+}
 
 export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };
 
