@@ -49,6 +49,12 @@ if (!env('SOURCE')) {
   process.env.SOURCE = 'simulated';
   say('SOURCE is not set: using the simulated market (offline, not real prices); SOURCE=poloniex for the live exchange.');
 }
+// A simulated market never shares candles with a real one (the apps refuse
+// it): it gets keys of its own unless REDIS_PREFIX says otherwise.
+if (process.env.SOURCE === 'simulated' && !env('REDIS_PREFIX')) {
+  process.env.REDIS_PREFIX = 'candlestack-simulated';
+  say('REDIS_PREFIX is not set: the simulated market keeps its data under candlestack-simulated, apart from real markets.');
+}
 
 // --- Redis -------------------------------------------------------------------
 

@@ -90,8 +90,8 @@ describe('Lua store', () => {
   it('counts a trade seen twice once, and a second close changes nothing', async () => {
     const { store, plan, keys } = storeFor('1s,5s');
     const ticks = makeTicks(300, 20_000, 5);
-    expect(await store.addTicks('A_B', ticks)).toEqual({ added: 300, duplicates: 0, late: 0 });
-    expect(await store.addTicks('A_B', ticks.slice(0, 120))).toEqual({ added: 0, duplicates: 120, late: 0 });
+    expect(await store.addTicks('A_B', ticks)).toEqual({ added: 300, duplicates: 0, late: 0, refused: [] });
+    expect(await store.addTicks('A_B', ticks.slice(0, 120))).toEqual({ added: 0, duplicates: 120, late: 0, refused: [] });
     const limits = closeLimits(plan, replayAt(Math.max(...ticks.map((t) => t.time)), true), 0);
     const first = await store.closePair('A_B', limits);
     expect(first.closed).toBeGreaterThan(0);
@@ -111,7 +111,7 @@ describe('Lua store', () => {
     // Seconds 1..6 are flat at 10; now a trade at second 2 arrives late.
     const r = await store.addTicks('A_B', [tick(2, 3, '11')]);
     expect(r.late).toBe(1);
-    const res = await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 9_999, true), 0));
+    const res = await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 9_999, true), 0), { served: new Set([1000, 5000]) });
     expect(res.revised).toBeGreaterThan(0);
     expect(res.events.some((e) => e.kind === 'revised' && e.periodMs === 1000 && e.candle.time === T0 + 2000)).toBe(true);
     const ones = await allClosed(store, 'A_B', 1000);
@@ -132,7 +132,7 @@ describe('Lua store', () => {
     const ticks = [0, 1, 3_000].map((s, i): Tick => ({ pair: 'A_B', time: T0 + s * 1000, id: String(i + 1), price: `${i + 1}`, quantity: '1', amount: '1' }));
     await store.addTicks('A_B', ticks);
     const limits = closeLimits(plan, replayAt(T0 + 3_000_000, true), 0);
-    const r = await store.closePair('A_B', limits, 500);
+    const r = await store.closePair('A_B', limits, { budget: 500 });
     expect(r.closed).toBe(3001 + 51);
     expect(await allClosed(store, 'A_B', 1000)).toEqual(candlesFromTicks(ticks, 1000).map(strip));
     expect(await allClosed(store, 'A_B', 60_000)).toEqual(candlesFromTicks(ticks, 60_000).map(strip));
@@ -155,22 +155,47 @@ describe('Lua store', () => {
   });
 });
 
-describe('tick retention', () => {
-  it('trims ticks and trade ids older than TICK_RETENTION as new ones arrive, and never touches candles', async () => {
+describe('tick retention and MAX_LATE', () => {
+  function smallStore(opts: { tickRetentionMs?: number; maxLateMs?: number }) {
     const prefix = testPrefix('store');
     prefixes.push(prefix);
     const keys = new Keys(prefix);
     const plan = planPeriods(parsePeriods('1s'));
-    const store = new CandleStore(redis, keys, plan, 300);
-    const tick = (id: number): Tick => ({ pair: 'A_B', time: T0 + id * 10, id: String(id), price: '1', quantity: '1', amount: '1' });
+    return { keys, store: new CandleStore(redis, keys, plan, opts) };
+  }
+  const tick = (id: number, time = T0 + id * 10): Tick => ({ pair: 'A_B', time, id: String(id), price: '1', quantity: '1', amount: '1' });
+
+  it('trims ticks older than TICK_RETENTION (by arrival) as new ones arrive, and never touches candles', async () => {
+    const { keys, store } = smallStore({ tickRetentionMs: 300 });
     await store.addTicks('A_B', Array.from({ length: 200 }, (_, i) => tick(i)));
     expect(await redis.xlen(keys.ticks('A_B'))).toBe(200);
     await new Promise((r) => setTimeout(r, 400));
     await store.addTicks('A_B', [tick(1000)]);
     // XTRIM's "~" trims whole stream nodes: allow a node's worth to remain.
     expect(await redis.xlen(keys.ticks('A_B'))).toBeLessThan(110);
-    expect(await redis.zcard(keys.ids('A_B'))).toBe(1);
-    const forming = await store.formingCandles('A_B', 1000, replayAt(T0 + 10_000));
-    expect(forming.reduce((n, c) => n + c.trades, 0)).toBe(201);
+    await store.closePair('A_B', closeLimits(store.plan, replayAt(T0 + 10_000, true), 0));
+    const closed = await store.closedCandles('A_B', 1000, { from: 0, limit: 100 });
+    expect(closed.reduce((n, c) => n + c.trades, 0)).toBe(201);
+  });
+
+  it('remembers trade ids for MAX_LATE by trade time, refuses older trades, and so counts a trade at most once', async () => {
+    const { keys, store } = smallStore({ maxLateMs: 60_000 });
+    const clock = T0 + 100_000;
+    // Exactly at the bound is inside; a millisecond older is refused.
+    const r = await store.addTicks('A_B', [tick(1, clock - 60_000), tick(2, clock - 60_001), tick(3, clock)], { clock });
+    expect(r).toEqual({ added: 2, duplicates: 0, late: 0, refused: [1] });
+    expect(await redis.zcard(keys.ids('A_B'))).toBe(2);
+    // The clock moves on: ids older than the new bound are forgotten, and
+    // the trades they belong to can no longer come in.
+    const later = clock + 30_000;
+    expect(await store.addTicks('A_B', [tick(1, clock - 60_000), tick(3, clock)], { clock: later })).toEqual({ added: 0, duplicates: 1, late: 0, refused: [0] });
+    expect(await redis.zrange(keys.ids('A_B'), '0', '-1')).toEqual(['3']);
+    // The bound never goes back, whatever clock a caller passes.
+    expect((await store.addTicks('A_B', [tick(1, clock - 60_000)], { clock })).refused).toEqual([0]);
+    const state = await redis.hgetall(keys.state('A_B'));
+    expect(Number(state.lo)).toBe(later - 60_000);
+    expect(Number(state.ticks_ingested_total)).toBe(2);
+    expect(Number(state.ticks_duplicate_total)).toBe(1);
+    expect(Number(state.ticks_out_of_window_total)).toBe(3);
   });
 });

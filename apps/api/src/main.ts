@@ -12,7 +12,13 @@ const log = createLogger('api', config.LOG_LEVEL);
 async function main(): Promise<void> {
   let api;
   try {
-    api = await startApi(config, { log });
+    api = await startApi(config, {
+      log,
+      onFatal: (err) => {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(1);
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -11,8 +11,10 @@ import type { Express, RequestHandler } from 'express';
 import {
   CLOSE_QUEUE,
   CandleStore,
+  ConfigError,
   Keys,
   Stats,
+  checkMetaWhenReady,
   closeRedis,
   createLogger,
   createRedis,
@@ -38,6 +40,12 @@ export interface StartOptions {
   readonly dashboard?: RequestHandler;
   /** WebSocket limits (tests make them small). */
   readonly liveLimits?: Partial<LiveLimits>;
+  /**
+   * Called when the stored deployment meta, checked once Redis answers,
+   * refuses this configuration after start-up went on without Redis (main
+   * prints the line and exits). Default: log it.
+   */
+  readonly onFatal?: (err: ConfigError) => void;
 }
 
 export interface RunningApi {
@@ -108,7 +116,20 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
     closers.push({ what: 'queue', close: () => queue.close() });
 
-    const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
+    const plan = planPeriods(config.PERIODS);
+    // The stored meta must agree with PERIODS, or every read would misread
+    // the data. The API answers /healthz without Redis, so it waits for the
+    // check only briefly; a refusal found later stops it all the same.
+    const meta = checkMetaWhenReady(redis, keys, plan, {}, log);
+    const early = await Promise.race([meta.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 2_000).unref())]);
+    if (!early) {
+      meta.catch((err: unknown) => {
+        if (!(err instanceof ConfigError)) return;
+        log.fatal({ err: err.message }, err.message);
+        opts.onFatal?.(err);
+      });
+    }
+    const store = new CandleStore(redis, keys, plan, { candleRetention: config.CANDLE_RETENTION, maxLateMs: config.MAX_LATE });
     const limits: LiveLimits = { ...DEFAULT_LIMITS, ...opts.liveLimits };
     // Pub/sub needs a connection of its own; it resubscribes after a reconnect.
     const subscriber = createRedis(config, 'bullmq', redisLog);

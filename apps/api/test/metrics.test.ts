@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COUNTERS } from '@candlestack/shared';
 import { startTestApi, type TestApi } from './helpers.js';
-import { PAIR, seedMarket } from './market.js';
+import { PAIR, TICKS, seedMarket } from './market.js';
 
 let t: TestApi;
 beforeAll(async () => {
@@ -27,8 +27,12 @@ describe('GET /metrics', () => {
     const text = await res.text();
 
     for (const name of Object.keys(COUNTERS)) expect(text).toMatch(new RegExp(`^# TYPE candlestack_${name} counter$`, 'm'));
-    expect(text).toMatch(/^candlestack_ticks_ingested_total 43$/m);
-    expect(text).toMatch(/^candlestack_candles_closed_total 7$/m);
+    // The seeded trades, counted by the store's script per pair, plus the deployment's own count.
+    expect(text).toMatch(new RegExp(`^candlestack_ticks_ingested_total ${43 + TICKS.length}$`, 'm'));
+    expect(text).toMatch(/^candlestack_ticks_duplicate_total 6$/m);
+    const closedBySeed = Number(await t.redis.hget(t.keys.state(PAIR), 'candles_closed_total'));
+    expect(closedBySeed).toBeGreaterThan(0);
+    expect(text).toMatch(new RegExp(`^candlestack_candles_closed_total ${7 + closedBySeed}$`, 'm'));
     expect(text).toMatch(/^candlestack_ticks_dropped_total 0$/m);
     expect(text).toMatch(/^candlestack_stats_up 1$/m);
     expect(text).toMatch(/^candlestack_close_lag_ms\{period="1m"\} 1500$/m);

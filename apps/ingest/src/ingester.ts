@@ -1,48 +1,78 @@
 /**
- * The ingester: a source's trades, validated, deduplicated and folded into
- * Redis by the tick writer. Bad input is counted, logged once per reason and
- * set aside in the dead-letter stream; the source's health is reported to
+ * The ingester: a source's trades, validated, held to the time bounds,
+ * deduplicated and folded into Redis by the tick writer. Bad input is
+ * counted and set aside in the dead-letter stream, each kind logged once
+ * (a bounded number of kinds and lines); the source's health is reported to
  * Redis for /readyz; a replay's clock is published so the worker closes its
- * buckets by the replay's time, not the wall clock.
+ * buckets by the replay's time, not the wall clock, and its position in its
+ * file is stored so a restart continues where it stopped.
  */
 import { Queue } from 'bullmq';
 import {
   CLOSE_QUEUE,
   CandleStore,
   Keys,
+  LogLimiter,
   Stats,
   TickError,
+  checkMetaWhenReady,
   createRedis,
   closeRedis,
+  cut,
   planPeriods,
+  reasonKind,
   toTick,
   type Logger,
   type RawTrade,
   type RedisClient,
   type SourceState,
-  type Tick,
 } from '@candlestack/shared';
+import { DeadLetters } from './dead-letters.js';
 import type { IngestConfig } from './env.js';
-import type { Source, SourceSink } from './source.js';
-import { TickWriter } from './tick-writer.js';
+import type { ReplayMark, ReplayResume, Source, SourceSink } from './source.js';
+import { TickWriter, type Pending } from './tick-writer.js';
 
 const HEARTBEAT_MS = 5_000;
 const REDIS_READY_WAIT_MS = 10_000;
-const DEAD_LETTER_MAXLEN = 10_000;
+/** How far ahead of the wall clock a trade may be (DESIGN.md, "Time bounds"). */
+export const MAX_AHEAD_MS = 60_000;
+/** How often a replay stores its position. */
+const CHECKPOINT_MS = 1_000;
+
+const iso = (t: number) => (Number.isFinite(t) && Math.abs(t) < 8.64e15 ? new Date(t).toISOString() : String(t));
 
 export class Ingester {
   readonly redis: RedisClient;
   readonly store: CandleStore;
   readonly writer: TickWriter;
+  readonly deadLetters: DeadLetters;
   private readonly keys: Keys;
   private readonly stats: Stats;
   private state: SourceState = 'connecting';
   private detail = 'starting';
   private gaps = 0;
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly malformedSeen = new Set<string>();
+  private readonly logLimit = new LogLimiter();
   private closing: Promise<void> | undefined;
   private queue: { queue: Queue; conn: RedisClient } | undefined;
+  /** A replay's clock: the newest trade time accepted so far (ms). */
+  private replayClock = -Infinity;
+  private replay:
+    | {
+        readonly fingerprint: string;
+        readonly file: string;
+        /** Where batches started, oldest first, with the clock before each (for the checkpoint). */
+        readonly marks: (ReplayMark & { readonly clock: number })[];
+        /** Per pair: the position its last write stored (skip what is at or before it). */
+        readonly written: Map<string, number>;
+        /** Dead letters of this file are written up to this position. */
+        deadLettered: number;
+        /** Position of the next item the source will hand over. */
+        next: number;
+        saved?: string;
+        timer?: NodeJS.Timeout;
+      }
+    | undefined;
   pairs: string[] = [];
 
   constructor(
@@ -52,9 +82,13 @@ export class Ingester {
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config, 'command', log.child({ component: 'redis' }));
-    this.store = new CandleStore(this.redis, this.keys, planPeriods(config.PERIODS), config.TICK_RETENTION);
+    this.store = new CandleStore(this.redis, this.keys, planPeriods(config.PERIODS), {
+      tickRetentionMs: config.TICK_RETENTION,
+      maxLateMs: config.MAX_LATE,
+    });
     this.stats = new Stats(this.redis, this.keys);
-    this.writer = new TickWriter(this.store, this.stats, log.child({ component: 'writer' }), {
+    this.deadLetters = new DeadLetters(this.redis, this.keys, source.kind, log.child({ component: 'dead-letters' }));
+    this.writer = new TickWriter(this.store.writes, this.stats, this.deadLetters, log.child({ component: 'writer' }), {
       maxBuffer: config.INGEST_BUFFER,
       batchSize: 1000,
       flushMs: 20,
@@ -66,12 +100,15 @@ export class Ingester {
 
   async start(): Promise<void> {
     // The command client fails commands at once while it connects (no
-    // offline queue): give it a moment, or the clock below and a live
-    // source's look at what the store holds would fail on every start.
+    // offline queue): give it a moment, or the meta check below would fail
+    // on every start.
     await this.redisReady(REDIS_READY_WAIT_MS);
-    await this.writeClock({ source: this.source.kind, time: '', done: '0' }).catch((err: Error) =>
-      this.log.warn({ err: err.message }, 'cannot write the source clock yet (Redis away?)'),
-    );
+    await this.checkMeta();
+    if (this.source.kind !== 'replay') {
+      await this.writeClock({ source: this.source.kind, time: '', done: '0' }).catch((err: Error) =>
+        this.log.warn({ err: err.message }, 'cannot write the source clock yet (Redis away?)'),
+      );
+    }
     this.heartbeat = setInterval(() => void this.reportStatus(), HEARTBEAT_MS);
     this.pairs = await this.source.start(this.sink());
     this.log.info({ source: this.source.kind, pairs: this.pairs }, `following ${this.pairs.length} pair(s)`);
@@ -83,6 +120,11 @@ export class Ingester {
         this.setStatus('failed', err.message);
       });
     }
+  }
+
+  private async checkMeta(): Promise<void> {
+    const report = await checkMetaWhenReady(this.redis, this.keys, this.store.plan, { source: this.source.kind }, this.log);
+    if (report.created) this.log.info({ prefix: this.keys.prefix }, `new deployment under REDIS_PREFIX=${this.keys.prefix}`);
   }
 
   /** Resolves once Redis answers, or after `ms` (the writer buffers and retries meanwhile). */
@@ -102,54 +144,159 @@ export class Ingester {
   private sink(): SourceSink {
     return {
       log: this.log,
-      trades: (raw) => this.accept(raw),
+      trades: (raw, replay) => this.accept(raw, replay),
       lastTrade: (pair) => this.store.latestTrade(pair),
-      malformed: (reason, sample) => this.malformed(reason, sample),
+      malformed: (reason, sample, pos) => this.malformed(reason, sample, pos),
       status: (state, detail) => this.setStatus(state, detail),
+      resume: (fingerprint, file) => this.resume(fingerprint, file),
       gap: (pair, missed, detail) => {
         this.gaps += missed;
         this.writer.count('trades_missed_total', missed);
-        this.log.error({ pair, missed, detail }, `${missed} trade(s) of ${pair} missed: the exchange no longer lists them`);
+        this.log.error({ pair, missed, detail: cut(detail, 300) }, `${missed} trade(s) of ${pair} missed: the exchange no longer lists them`);
         void this.reportStatus();
       },
     };
   }
 
-  private async accept(raw: readonly RawTrade[]): Promise<void> {
-    const ticks: Tick[] = [];
-    for (const r of raw) {
+  /** The source's clock: the wall clock, or for a replay the newest trade time accepted. */
+  private clockNow(wall: number): number {
+    return this.source.kind === 'replay' ? this.replayClock : wall;
+  }
+
+  private async accept(raw: readonly RawTrade[], replay?: { readonly positions: readonly number[]; readonly mark: ReplayMark }): Promise<void> {
+    const r = this.replay;
+    if (r && replay) {
+      r.marks.push({ ...replay.mark, clock: this.replayClock });
+      const last = replay.positions[replay.positions.length - 1];
+      r.next = Math.max(r.next, replay.mark.pos, last === undefined ? -1 : last + 1);
+    }
+    const out: Pending[] = [];
+    const wall = Date.now();
+    for (let i = 0; i < raw.length; i++) {
+      const pos = replay?.positions[i];
+      let tick;
       try {
-        ticks.push(toTick(r));
+        tick = toTick(raw[i]!);
       } catch (err) {
         if (!(err instanceof TickError)) throw err;
-        this.malformed(err.message, JSON.stringify(r));
+        this.malformed(err.message, safeJson(raw[i]), pos);
+        continue;
       }
+      // Time bounds (DESIGN.md): one bad timestamp costs no more than one good trade.
+      if (tick.time > wall + MAX_AHEAD_MS) {
+        this.setAside(`trade ${tick.id} of ${tick.pair} at ${iso(tick.time)} is more than ${MAX_AHEAD_MS / 1000} s ahead of the wall clock`, safeJson(raw[i]), pos);
+        continue;
+      }
+      const clock = this.source.kind === 'replay' ? Math.max(this.replayClock, tick.time) : wall;
+      if (tick.time < clock - this.config.MAX_LATE) {
+        this.setAside(
+          `trade ${tick.id} of ${tick.pair} at ${iso(tick.time)} is older than the source's clock (${iso(clock)}) minus MAX_LATE`,
+          safeJson(raw[i]),
+          pos,
+        );
+        continue;
+      }
+      if (this.source.kind === 'replay') this.replayClock = clock;
+      if (r && pos !== undefined) {
+        // Resumed: what an earlier run wrote is not written again.
+        const written = r.written.get(tick.pair) ?? (await this.writtenPosition(tick.pair));
+        if (pos <= written) continue;
+      }
+      out.push(pos === undefined ? { tick, clock: this.clockNow(wall) } : { tick, clock: this.clockNow(wall), pos });
     }
-    this.writer.push(ticks);
+    this.writer.push(out);
     await this.writer.room();
   }
 
-  private malformed(reason: string, sample: string): void {
-    this.writer.count('ticks_malformed_total', 1);
-    // Group reasons by their wording without the values, so each kind of
-    // problem is logged once with one sample.
-    const kind = reason.replace(/"[^"]*"|\d+/g, '…');
-    if (!this.malformedSeen.has(kind)) {
-      this.malformedSeen.add(kind);
-      this.log.warn({ reason, sample: sample.slice(0, 500) }, 'malformed input set aside (logged once per kind; counted in ticks_malformed_total)');
+  private malformed(reason: string, sample: string, pos?: number): void {
+    this.setAside(reason, sample, pos, 'ticks_malformed_total');
+  }
+
+  /** Sets input aside: a dead letter, counted with it; each kind of reason logged once. */
+  private setAside(reason: string, sample: string, pos: number | undefined, counter: 'ticks_malformed_total' | 'ticks_out_of_window_total' = 'ticks_out_of_window_total'): void {
+    const r = this.replay;
+    if (r && pos !== undefined && pos <= r.deadLettered) return; // set aside by an earlier run of this file
+    if (this.logLimit.allow(reasonKind(reason))) {
+      const more = this.logLimit.suppressed();
+      this.log.warn(
+        { reason: cut(reason, 300), sample: cut(sample, 500), ...(more > 0 && { notLogged: more }) },
+        `input set aside (each kind logged once; counted in ${counter})`,
+      );
     }
-    void this.redis
-      .xadd(this.keys.deadLetter(), 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', 'source', this.source.kind, 'reason', reason, 'sample', sample.slice(0, 2000), 'at', Date.now())
-      .catch(() => undefined);
+    this.deadLetters.add({
+      reason,
+      sample,
+      counter,
+      ...(r && pos !== undefined && { position: `${r.fingerprint}:${pos}`, pos }),
+    });
+  }
+
+  /** The replay position stored with the pair's last write of this file, or -1. */
+  private async writtenPosition(pair: string): Promise<number> {
+    const r = this.replay!;
+    const tagged = await this.redis.hget(this.keys.state(pair), 'rp');
+    const pos = positionOf(tagged, r.fingerprint);
+    r.written.set(pair, pos);
+    return pos;
+  }
+
+  /** For a replay: where an earlier run of this file got to (see SourceSink.resume). */
+  private async resume(fingerprint: string, file: string): Promise<ReplayResume | undefined> {
+    const h = await this.redis.hgetall(this.keys.replay());
+    this.replay = { fingerprint, file, marks: [], written: new Map(), deadLettered: positionOf(h.dl, fingerprint), next: 0 };
+    this.writer.setPositionTag(fingerprint);
+    this.replay.timer = setInterval(() => void this.checkpoint(), CHECKPOINT_MS);
+    if (h.fp !== fingerprint) {
+      if (h.fp) this.log.info({ file, stored: h.file }, 'a different file than the last replay: reading it from the start');
+      await this.redis.hset(this.keys.replay(), { fp: fingerprint, file, line: 1, offset: 0, clock: '', done: '0' });
+      await this.writeClock({ source: 'replay', time: '', done: '0' });
+      return undefined;
+    }
+    const clock = Number(h.clock);
+    if (h.clock && Number.isFinite(clock)) this.replayClock = clock;
+    const line = Number(h.line);
+    const offset = Number(h.offset);
+    const done = h.done === '1';
+    await this.writeClock({ source: 'replay', done: '0' });
+    if (!(line > 1) || !Number.isFinite(offset)) return undefined;
+    this.log.info({ file, line, offset, clock: h.clock ? iso(clock) : undefined, done }, `resuming the replay of ${file} at line ${line}`);
+    return { line, offset, done };
+  }
+
+  /**
+   * Stores where a restart may resume: the start of the batch holding the
+   * oldest item not yet written (a trade or a dead letter). Items after it
+   * that were written are skipped on resume by the pair's stored position.
+   */
+  private async checkpoint(done = false): Promise<void> {
+    const r = this.replay;
+    if (!r) return;
+    const low = Math.min(this.writer.lowestPending, this.deadLetters.lowestPending, r.next);
+    let at: (ReplayMark & { clock: number }) | undefined;
+    let i = 0;
+    while (i < r.marks.length && r.marks[i]!.pos <= low) at = r.marks[i++];
+    if (i > 1) r.marks.splice(0, i - 1);
+    if (!at) return;
+    // At the end every item is written: the clock is the replay's last.
+    const clock = done ? this.replayClock : at.clock;
+    const fields = { line: at.line, offset: at.offset, clock: Number.isFinite(clock) ? clock : '', done: done ? '1' : '0' };
+    const text = JSON.stringify(fields);
+    if (text === r.saved) return;
+    try {
+      await this.redis.hset(this.keys.replay(), fields);
+      r.saved = text;
+    } catch {
+      // Redis away: the next checkpoint will do.
+    }
   }
 
   private setStatus(state: SourceState, detail: string): void {
     if (state !== this.state || detail !== this.detail) {
       const level = state === 'disconnected' || state === 'failed' ? 'warn' : 'info';
-      this.log[level]({ state, detail }, `source ${state}: ${detail}`);
+      this.log[level]({ state, detail: cut(detail, 300) }, `source ${state}: ${cut(detail, 300)}`);
     }
     this.state = state;
-    this.detail = detail;
+    this.detail = cut(detail, 300);
     void this.reportStatus();
   }
 
@@ -168,12 +315,17 @@ export class Ingester {
   /** A replay has handed over its whole file: write it all, then close every bucket it touched. */
   private async replayDone(): Promise<void> {
     await this.writer.drain();
+    await this.deadLetters.drain();
+    clearInterval(this.replay?.timer);
+    await this.checkpoint(true);
     await this.writeClock({ done: '1' });
     this.setStatus('done', 'replay finished: every bucket it touched is closed');
     // Close now rather than at the next scheduled run (up to a period away).
     if (!this.queue) {
       const conn = createRedis(this.config, 'bullmq');
-      this.queue = { conn, queue: new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() }) };
+      const queue = new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() });
+      queue.on('error', (err) => this.log.debug({ err: err.message }, 'close queue error'));
+      this.queue = { conn, queue };
     }
     await this.queue.queue.add('close after replay', { all: true }, { removeOnComplete: 100, removeOnFail: 500 });
   }
@@ -183,8 +335,11 @@ export class Ingester {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
       await this.source.close();
-      await Promise.race([this.writer.drain(), new Promise((r) => setTimeout(r, 5_000))]);
+      await Promise.race([Promise.all([this.writer.drain(), this.deadLetters.drain()]), new Promise((r) => setTimeout(r, 5_000))]);
+      clearInterval(this.replay?.timer);
+      if (this.replay && this.state !== 'done') await this.checkpoint();
       await this.writer.close();
+      await this.deadLetters.close();
       if (this.state !== 'done') {
         this.state = 'disconnected';
         this.detail = 'ingester stopped';
@@ -197,5 +352,21 @@ export class Ingester {
       await closeRedis(this.redis);
     })();
     return this.closing;
+  }
+}
+
+/** "<tag>:<pos>" -> pos when the tag is ours, else -1. */
+function positionOf(tagged: string | null | undefined, tag: string): number {
+  if (!tagged || !tagged.startsWith(`${tag}:`)) return -1;
+  const n = Number(tagged.slice(tag.length + 1));
+  return Number.isFinite(n) ? n : -1;
+}
+
+/** JSON of raw input for a dead letter; never throws (BigInt, cycles). */
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
   }
 }

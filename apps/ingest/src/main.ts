@@ -1,5 +1,5 @@
 /** The ingester process: `pnpm --filter ./apps/ingest dev`. */
-import { createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, createLogger, loadConfig } from '@candlestack/shared';
 import { ingestEnv } from './env.js';
 import { Ingester } from './ingester.js';
 import { SourceConfigError, createSource } from './sources/index.js';
@@ -32,6 +32,12 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 try {
   await ingester.start();
 } catch (err) {
+  if (err instanceof ConfigError) {
+    // A configuration the stored data cannot take: one line, and stop.
+    process.stderr.write(`${err.message}\n`);
+    await ingester.close();
+    process.exit(1);
+  }
   log.fatal({ err: (err as Error).message }, `cannot start: ${(err as Error).message}`);
   await ingester.close();
   process.exit(1);

@@ -4,15 +4,38 @@
  */
 import type { Logger, RawTrade, SourceKind, SourceState } from '@candlestack/shared';
 
+/** Where a replay stands in its file (see replay.ts). */
+export interface ReplayMark {
+  /** Position of the first item handed over from this line on (line * 65536 + index in the line). */
+  readonly pos: number;
+  /** The line's number (from 1) and its start (bytes into the file, after gunzip). */
+  readonly line: number;
+  readonly offset: number;
+}
+
+/** What the ingester stored of an earlier run of the same file. */
+export interface ReplayResume {
+  readonly line: number;
+  readonly offset: number;
+  readonly done: boolean;
+}
+
 export interface SourceSink {
   /**
    * Trades as read; the ingester validates each and sets bad ones aside.
    * Resolves when there is room for more: a finite source (a replay) awaits
-   * it, so reading never outruns Redis; a live source need not.
+   * it, so reading never outruns Redis; a live source need not. A replay
+   * gives each trade's position in its file, and where the batch starts.
    */
-  trades(trades: readonly RawTrade[]): Promise<void>;
-  /** A message that could not be understood: counted, logged once per reason, set aside. */
-  malformed(reason: string, sample: string): void;
+  trades(trades: readonly RawTrade[], replay?: { readonly positions: readonly number[]; readonly mark: ReplayMark }): Promise<void>;
+  /** A message that could not be understood: counted, logged once per kind, set aside. A replay gives its position. */
+  malformed(reason: string, sample: string, pos?: number): void;
+  /**
+   * For a replay, before it reads: its file's fingerprint. Resolves with
+   * where an earlier run of the same file got to, or undefined to start at
+   * the beginning.
+   */
+  resume?(fingerprint: string, file: string): Promise<ReplayResume | undefined>;
   /** Connection state changes; shown by /readyz and the dashboard. */
   status(state: SourceState, detail: string): void;
   /** Trades known to be missed: a gap the exchange could not fill. Counted, logged, never hidden. */

@@ -1,10 +1,27 @@
 /**
- * Batches validated ticks per pair and writes them with the add-ticks script.
- * While Redis is away it keeps them (oldest first) and retries; past
- * `maxBuffer` ticks it drops new ones, counting and logging every drop, so
- * memory stays bounded and no loss is silent.
+ * Batches validated ticks per pair and writes them with the add-ticks
+ * script, which counts them in the same atomic step. While Redis is away it
+ * keeps them (oldest first) and retries; past `maxBuffer` ticks it drops new
+ * ones, counting and logging every drop, so memory stays bounded and no
+ * loss is silent.
+ *
+ * A batch the script itself fails on (an error from inside Redis, not a
+ * lost connection) is split in halves until the trades that fail are found:
+ * those go to the dead letters, the rest are written, and nothing is
+ * retried for ever. Each pair's batch is written on its own: a failing pair
+ * never holds up the others.
  */
-import type { CandleStore, CounterName, Logger, Stats, Tick } from '@candlestack/shared';
+import type { CounterName, Logger, Stats, Tick, TickStore } from '@candlestack/shared';
+import type { DeadLetters } from './dead-letters.js';
+
+/** A tick waiting to be written, with what the store needs to know of its arrival. */
+export interface Pending {
+  readonly tick: Tick;
+  /** The source's clock when it was accepted (see AddOptions.clock). */
+  readonly clock: number;
+  /** For a replay: its position in the file. */
+  readonly pos?: number;
+}
 
 export interface TickWriterOptions {
   /** Most ticks held in memory while Redis is unreachable. */
@@ -17,8 +34,22 @@ export interface TickWriterOptions {
   readonly onFlushed?: (maxTime: number) => Promise<void>;
 }
 
+/**
+ * True for an error the script raised on the data it was given (a Lua
+ * runtime error, a wrong type), which retrying cannot cure; false for a
+ * connection lost, Redis out of memory, busy, loading or read-only, which
+ * retrying can.
+ */
+export function isScriptFault(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
+  const m = err.message;
+  if (/^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOSCRIPT|MISCONF|NOREPLICAS|EXECABORT)\b/.test(m)) return false;
+  return /^(ERR|WRONGTYPE)\b/.test(m) && /script|user_script|WRONGTYPE/i.test(m);
+}
+
 export class TickWriter {
-  private buffer = new Map<string, Tick[]>();
+  private buffer = new Map<string, Pending[]>();
+  private inFlight = new Map<string, readonly Pending[]>();
   private size = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -30,21 +61,37 @@ export class TickWriter {
   private lastDropLog = 0;
   private closed = false;
   private roomWaiters: (() => void)[] = [];
+  /** For a replay: the tag of its file, so positions are stored as "<tag>:<pos>". */
+  private positionTag: string | undefined;
 
   constructor(
-    private readonly store: CandleStore,
+    private readonly store: TickStore,
     private readonly stats: Stats,
+    private readonly deadLetters: DeadLetters,
     private readonly log: Logger,
     private readonly opts: TickWriterOptions,
   ) {}
+
+  /** For a replay: positions are stored with each pair's writes, tagged with the file's fingerprint. */
+  setPositionTag(tag: string): void {
+    this.positionTag = tag;
+  }
 
   /** Ticks waiting to be written. */
   get buffered(): number {
     return this.size;
   }
 
-  push(ticks: readonly Tick[]): void {
-    for (const t of ticks) {
+  /** The smallest replay position not yet written (Infinity if none). */
+  get lowestPending(): number {
+    let min = Infinity;
+    for (const list of this.inFlight.values()) if (list[0]?.pos !== undefined && list[0].pos < min) min = list[0].pos;
+    for (const list of this.buffer.values()) if (list[0]?.pos !== undefined && list[0].pos < min) min = list[0].pos;
+    return min;
+  }
+
+  push(entries: readonly Pending[]): void {
+    for (const e of entries) {
       if (this.size >= this.opts.maxBuffer) {
         this.count('ticks_dropped_total', 1);
         const now = Date.now();
@@ -54,9 +101,9 @@ export class TickWriter {
         }
         continue;
       }
-      let list = this.buffer.get(t.pair);
-      if (!list) this.buffer.set(t.pair, (list = []));
-      list.push(t);
+      let list = this.buffer.get(e.tick.pair);
+      if (!list) this.buffer.set(e.tick.pair, (list = []));
+      list.push(e);
       this.size++;
     }
     this.schedule();
@@ -68,7 +115,7 @@ export class TickWriter {
     await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
-  /** Adds to a counter sent to Redis with the next successful flush. */
+  /** Adds to a counter of the deployment's own (not tied to a write), sent with the next successful flush. */
   count(name: CounterName, n: number): void {
     this.pending[name] = (this.pending[name] ?? 0) + n;
   }
@@ -102,6 +149,7 @@ export class TickWriter {
     if (this.flushing) return this.flushing;
     this.flushing = this.doFlush().finally(() => {
       this.flushing = undefined;
+      this.inFlight = new Map();
       if (this.size > 0) this.schedule();
       if (this.size < this.opts.maxBuffer / 2) {
         const waiters = this.roomWaiters;
@@ -116,8 +164,9 @@ export class TickWriter {
     if (this.size === 0) return;
     const batch = this.buffer;
     this.buffer = new Map();
+    this.inFlight = batch;
     this.size = 0;
-    const failed = new Map<string, Tick[]>();
+    const failed = new Map<string, Pending[]>();
     const newPairs = [...batch.keys()].filter((p) => !this.registered.has(p));
     try {
       if (newPairs.length > 0) {
@@ -131,18 +180,15 @@ export class TickWriter {
     }
     let flushedMax = -Infinity;
     await Promise.all(
-      [...batch].map(async ([pair, ticks]) => {
-        for (let i = 0; i < ticks.length; i += this.opts.batchSize) {
-          const chunk = ticks.slice(i, i + this.opts.batchSize);
+      [...batch].map(async ([pair, entries]) => {
+        for (let i = 0; i < entries.length; i += this.opts.batchSize) {
+          const chunk = entries.slice(i, i + this.opts.batchSize);
           try {
-            const r = await this.store.addTicks(pair, chunk);
-            this.count('ticks_ingested_total', r.added);
-            this.count('ticks_duplicate_total', r.duplicates);
-            this.count('ticks_late_total', r.late);
-            for (const t of chunk) if (t.time > flushedMax) flushedMax = t.time;
+            await this.write(pair, chunk);
+            for (const e of chunk) if (e.tick.time > flushedMax) flushedMax = e.tick.time;
           } catch (err) {
             // Keep this chunk and the rest of the pair, in order, for the retry.
-            failed.set(pair, ticks.slice(i));
+            failed.set(pair, entries.slice(i));
             this.failed(err);
             return;
           }
@@ -166,6 +212,50 @@ export class TickWriter {
     }
   }
 
+  /**
+   * One script call for one pair's chunk; on a script fault, halves until
+   * the trades at fault are found and set aside. Throws only what retrying
+   * may cure (Redis away).
+   */
+  private async write(pair: string, chunk: readonly Pending[]): Promise<void> {
+    const last = chunk[chunk.length - 1]!;
+    const position = last.pos !== undefined && this.positionTag !== undefined ? `${this.positionTag}:${last.pos}` : undefined;
+    try {
+      const r = await this.store.addTicks(
+        pair,
+        chunk.map((e) => e.tick),
+        { clock: chunk[0]!.clock, ...(position !== undefined && { replayPosition: position }) },
+      );
+      for (const i of r.refused) {
+        const e = chunk[i]!;
+        // Counted by the script (ticks_out_of_window_total); the entry only records why.
+        this.deadLetters.add({
+          reason: `trade ${e.tick.id} of ${pair} at ${new Date(e.tick.time).toISOString()} is older than the pair's time bound (MAX_LATE behind the source's clock)`,
+          sample: JSON.stringify(e.tick),
+        });
+      }
+    } catch (err) {
+      if (!isScriptFault(err)) throw err;
+      if (chunk.length === 1) {
+        const e = chunk[0]!;
+        this.log.error({ pair, id: e.tick.id, err: (err as Error).message.slice(0, 300) }, 'a trade makes the store fail: set aside');
+        this.deadLetters.add({
+          reason: `storing this trade failed in Redis: ${(err as Error).message}`,
+          sample: JSON.stringify(e.tick),
+          // No replay position: on a resume this trade is past its pair's
+          // stored position only if the crash came before the rest of its
+          // batch was written; then it is set aside again (and counted
+          // again). Positions of dead letters must only rise.
+          counter: 'ticks_poison_total',
+        });
+        return;
+      }
+      const half = Math.ceil(chunk.length / 2);
+      await this.write(pair, chunk.slice(0, half));
+      await this.write(pair, chunk.slice(half));
+    }
+  }
+
   private async flushCounters(): Promise<void> {
     const counts = { ...this.pending };
     for (const k of Object.keys(this.pending)) delete this.pending[k as CounterName];
@@ -178,11 +268,11 @@ export class TickWriter {
   }
 
   /** Puts unwritten ticks back in front of anything that arrived meanwhile. */
-  private requeue(batch: Map<string, Tick[]>): void {
-    for (const [pair, ticks] of batch) {
+  private requeue(batch: Map<string, Pending[]>): void {
+    for (const [pair, entries] of batch) {
       const later = this.buffer.get(pair) ?? [];
-      this.buffer.set(pair, [...ticks, ...later]);
-      this.size += ticks.length;
+      this.buffer.set(pair, [...entries, ...later]);
+      this.size += entries.length;
     }
   }
 

@@ -153,10 +153,20 @@ describe('replay of JSON lines', () => {
     const first = await replay({ file: path });
     await done(first);
     const candles = await closedCandles(first, 'ETH_USDT', 5_000, t0, t0 + 5_000);
-    // Replay it again into the same store.
+    // Replay it again into the same store: it resumes at its end, and reads nothing.
     const again = await replay({ file: path }, {}, first.prefix);
-    pipelines.reverse(); // the second stops before the first deletes the keys
     await done(again);
+    expect(again.log.find(/resuming the replay of no-ids.jsonl/)).toHaveLength(1);
+    expect(await counter(first, 'ticks_ingested_total')).toBe(20);
+    expect(await counter(first, 'ticks_duplicate_total')).toBe(0);
+    await again.close();
+    // Without its stored positions it reads the whole file again: each trade
+    // is known by its line number, and counts once.
+    await first.redis.del(first.keys.replay());
+    await first.redis.hdel(first.keys.state('ETH_USDT'), 'rp');
+    const third = await replay({ file: path }, {}, first.prefix);
+    pipelines.reverse(); // the others stop before the first deletes the keys
+    await done(third);
     expect(await counter(first, 'ticks_ingested_total')).toBe(20);
     expect(await counter(first, 'ticks_duplicate_total')).toBe(20);
     expect(await first.store.closedCandles('ETH_USDT', 5_000, { from: t0, limit: 10 })).toEqual(candles);

@@ -6,7 +6,8 @@
  * trimmed by the ingester as it adds them: a stalled worker costs no trade.)
  */
 import {
-  CandleStore,
+  CandleReader,
+  CloseStore,
   Keys,
   Stats,
   closeLimits,
@@ -28,8 +29,12 @@ export interface CloseRunResult {
 /** Pairs closed at once: enough to hide round trips, few enough to stay fair to other clients. */
 const PARALLEL_PAIRS = 16;
 
+/** Candles sent one by one per period and pair in one close run; past that, one `gap` event (DESIGN.md). */
+export const EVENTS_PER_PERIOD = 200;
+
 export class Closer {
-  private readonly store: CandleStore;
+  private readonly closes: CloseStore;
+  private readonly reads: CandleReader;
   private readonly stats: Stats;
   private readonly served: Set<number>;
 
@@ -39,8 +44,11 @@ export class Closer {
     private readonly plan: PeriodPlan,
     private readonly graceMs: number,
     private readonly log: Logger,
+    /** CANDLE_RETENTION: period ms -> ms kept. */
+    private readonly retention: ReadonlyMap<number, number> = new Map(),
   ) {
-    this.store = new CandleStore(redis, keys, plan);
+    this.closes = new CloseStore(redis, keys, plan);
+    this.reads = new CandleReader(redis, keys, plan);
     this.stats = new Stats(redis, keys);
     this.served = new Set(plan.periods.map((p) => p.ms));
   }
@@ -50,19 +58,23 @@ export class Closer {
    * rolled up from), or every period when `periodMs` is undefined.
    */
   async run(periodMs: number | undefined, progress?: (done: number, total: number) => Promise<void>): Promise<CloseRunResult> {
-    const clock = await this.store.readClock();
+    const clock = await this.reads.readClock();
     const wallNow = Date.now();
     const all = closeLimits(this.plan, clock, this.graceMs, wallNow);
     const wanted = periodMs === undefined ? undefined : this.chainOf(periodMs);
     const limits = new Map([...all].map(([ms, lim]) => [ms, wanted && !wanted.has(ms) ? undefined : lim]));
-    const pairs = await this.store.pairs();
+    const pairs = await this.reads.pairs();
     let closed = 0;
     let revised = 0;
     const lastClosed = new Map<number, number>();
     for (let i = 0; i < pairs.length; i += PARALLEL_PAIRS) {
       await Promise.all(
         pairs.slice(i, i + PARALLEL_PAIRS).map(async (pair) => {
-          const r = await this.store.closePair(pair, limits);
+          const r = await this.closes.closePair(pair, limits, {
+            served: this.served,
+            eventsPerPeriod: EVENTS_PER_PERIOD,
+            retention: this.retention,
+          });
           closed += r.closed;
           revised += r.revised;
           for (const e of r.events) {
@@ -73,7 +85,9 @@ export class Closer {
       );
       if (progress && pairs.length > PARALLEL_PAIRS) await progress(Math.min(pairs.length, i + PARALLEL_PAIRS), pairs.length);
     }
-    await this.stats.incr({ candles_closed_total: closed, candles_revised_total: revised, close_jobs_total: 1 });
+    // candles_closed_total and candles_revised_total are counted by the
+    // script itself, with the candles.
+    await this.stats.incr({ close_jobs_total: 1 });
     // Close lag: how long after its bucket's end the newest candle closed
     // (meaningful on the wall clock only, not for a replay).
     for (const ms of wanted ?? this.served) {
@@ -101,7 +115,11 @@ export class Closer {
     if (msgs.length === 0) return;
     const multi = this.redis.multi();
     for (const e of msgs) {
-      const event: LiveEvent = { type: e.kind, pair: e.pair, period: periodLabel(e.periodMs), candle: toCandle(e.candle, true) };
+      const period = periodLabel(e.periodMs);
+      const event: LiveEvent =
+        e.kind === 'gap'
+          ? { type: 'gap', pair: e.pair, period, from: e.from, to: e.to }
+          : { type: e.kind, pair: e.pair, period, candle: toCandle(e.candle, true) };
       multi.publish(this.keys.events(), JSON.stringify(event));
     }
     await multi.exec();

@@ -1,11 +1,21 @@
 /** The worker process: `pnpm --filter ./apps/worker dev`. */
-import { createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, createLogger, loadConfig } from '@candlestack/shared';
 import { workerEnv } from './env.js';
 import { startWorker } from './worker.js';
 
 const config = loadConfig(workerEnv);
 const log = createLogger('worker', config.LOG_LEVEL);
-const worker = await startWorker(config, log);
+let worker;
+try {
+  worker = await startWorker(config, log);
+} catch (err) {
+  // A configuration the stored data cannot take: one line, and stop.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -13,6 +23,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    void worker.close().then(() => process.exit(0));
+    void worker!.close().then(() => process.exit(0));
   });
 }

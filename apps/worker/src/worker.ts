@@ -8,11 +8,13 @@ import { Queue, Worker, type Job } from 'bullmq';
 import {
   CLOSE_QUEUE,
   Keys,
+  checkMetaWhenReady,
   closeRedis,
   createRedis,
   periodLabel,
   planPeriods,
   type Logger,
+  type PeriodPlan,
   type RedisClient,
 } from '@candlestack/shared';
 import { Closer } from './closer.js';
@@ -33,6 +35,26 @@ export interface RunningWorker {
 const schedulerId = (ms: number) => `close-${periodLabel(ms)}`;
 
 /**
+ * The stored deployment meta against PERIODS (see shared meta.ts): stops on
+ * another base period; a new period is taken, and the log says what its
+ * candles will be built from.
+ */
+async function checkStoredMeta(redis: RedisClient, keys: Keys, plan: PeriodPlan, config: WorkerConfig, log: Logger): Promise<void> {
+  const report = await checkMetaWhenReady(redis, keys, plan, { recordPeriods: true }, log);
+  const base = periodLabel(plan.baseMs);
+  for (const ms of report.added) {
+    const keep = config.CANDLE_RETENTION.get(plan.baseMs);
+    const from = keep
+      ? `the ${base} candles still kept (CANDLE_RETENTION ${base}: the last ${periodLabel(keep)}); older buckets stay empty`
+      : `every stored ${base} candle, from each pair's first trade`;
+    log.info({ period: periodLabel(ms) }, `period ${periodLabel(ms)} is new to this deployment: its candles are built from ${from}`);
+  }
+  for (const ms of report.dropped) {
+    log.info({ period: periodLabel(ms) }, `period ${periodLabel(ms)} is no longer built: its candles stay, but no new one closes`);
+  }
+}
+
+/**
  * BullMQ aligns `every` schedules to multiples of `every`, shifted by
  * `offset`: firing at each bucket's end plus the grace time. An offset of 0
  * would mean "no alignment", hence a full period instead.
@@ -43,8 +65,14 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   const keys = new Keys(config.REDIS_PREFIX);
   const plan = planPeriods(config.PERIODS);
   const redis: RedisClient = createRedis(config, 'command', log.child({ component: 'redis' }));
+  try {
+    await checkStoredMeta(redis, keys, plan, config, log);
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
   const bull = createRedis(config, 'bullmq');
-  const closer = new Closer(redis, keys, plan, config.GRACE_MS, log);
+  const closer = new Closer(redis, keys, plan, config.GRACE_MS, log, config.CANDLE_RETENTION);
   const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
   const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
   const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };

@@ -13,3 +13,5 @@ export * from './scripts.js';
 export * from './status.js';
 export * from './tick.js';
 export * from './events.js';
+export * from './bounds.js';
+export * from './meta.js';

@@ -1,64 +1,87 @@
 /**
- * Every Redis key and channel name of a deployment, in one place. Per-pair
- * keys carry the pair as a hash tag (`{BTC_USDT}`) so one pair's data lives
- * on one Redis Cluster shard and a Lua script can touch all of it.
+ * Every Redis key and channel name of a deployment, in one place, and the
+ * version of their layout (stored in the deployment's meta, see meta.ts).
+ *
+ * Per-pair keys carry the pair as a hash tag (`{BTC_USDT}`), so one pair's
+ * data lives on one Redis Cluster shard and a Lua script can touch all of
+ * it. The deployment's own keys share the tag `{global}`, so one MULTI can
+ * write a dead letter and its counter together on a cluster too.
  */
 import { periodLabel } from './period.js';
 
+/**
+ * The key layout's version. 2: only traded candles are stored (flat ones are
+ * derived when read), the base period's forming candles live with its closed
+ * ones, trade ids are scored by trade time, counters live per pair.
+ */
+export const KEY_LAYOUT = 2;
+
 export class Keys {
   constructor(readonly prefix: string) {}
+
+  private global(name: string): string {
+    return `${this.prefix}:{global}:${name}`;
+  }
 
   /** Stream of the pair's ticks, in arrival order (a log; candles do not re-read it). */
   ticks(pair: string): string {
     return `${this.prefix}:ticks:{${pair}}`;
   }
-  /** Sorted set of the pair's trade ids scored by arrival (ms): deduplication within TICK_RETENTION. */
+  /** Sorted set of the pair's trade ids scored by trade time: dedupe for every trade still inside MAX_LATE. */
   ids(pair: string): string {
     return `${this.prefix}:ids:{${pair}}`;
   }
-  /** Hash: first traded base bucket, last close, last trade time, closed-through per period. */
+  /**
+   * Hash: `first` (first traded base bucket), `lt` (last trade time), `lo`
+   * (the low time bound: older trades are refused), `c:<ms>` (start of the
+   * last closed bucket per period), `rp` (replay position), and the pair's
+   * counters (COUNTERS names, summed over pairs when read).
+   */
   state(pair: string): string {
     return `${this.prefix}:state:{${pair}}`;
   }
-  /** Hash of the base buckets not yet closed: bucket start -> candle JSON. */
-  forming(pair: string): string {
-    return `${this.prefix}:forming:{${pair}}`;
-  }
-  /** Sorted set of closed candles (JSON) of one period, scored by bucket start. */
+  /**
+   * Sorted set of one period's candles (JSON) with trades, scored by bucket
+   * start. The base period's holds its forming buckets too.
+   */
   candles(pair: string, periodMs: number): string {
     return `${this.prefix}:candles:{${pair}}:${periodLabel(periodMs)}`;
   }
-  /** Sorted set of base buckets revised by late trades, awaiting roll-up. */
+  /** Sorted set of closed base buckets revised by late trades, awaiting roll-up. */
   revised(pair: string): string {
     return `${this.prefix}:revised:{${pair}}`;
   }
   /** Set of the pairs this deployment follows. */
   pairs(): string {
-    return `${this.prefix}:pairs`;
+    return this.global('pairs');
   }
   /** Hash: the source's clock (kind, time, done) that tells the worker what has ended. */
   clock(): string {
-    return `${this.prefix}:clock`;
+    return this.global('clock');
   }
-  /** Hash: deployment facts written at start (base period, source). */
+  /** Hash: deployment facts fixed at first start (layout, base period, periods, source). */
   meta(): string {
-    return `${this.prefix}:meta`;
+    return this.global('meta');
   }
-  /** Stream of malformed input set aside, with the reason. */
+  /** Hash: where a replay has got to in its file (see replay-checkpoint.ts in the ingester). */
+  replay(): string {
+    return this.global('replay');
+  }
+  /** Stream of input set aside, with the reason. */
   deadLetter(): string {
-    return `${this.prefix}:dead-letter`;
+    return this.global('dead-letter');
   }
-  /** Pub/sub channel of candle events (closed, revised, forming). */
-  events(): string {
-    return `${this.prefix}:events`;
-  }
-  /** Hash of counters and gauges every process adds to; the API exposes them on /metrics. */
+  /** Hash of the deployment's own counters and gauges (per-pair counters live in each state). */
   stats(): string {
-    return `${this.prefix}:stats`;
+    return this.global('stats');
   }
   /** Hash: the source's health as the ingester last saw it (see status.ts). */
   sourceStatus(): string {
-    return `${this.prefix}:source`;
+    return this.global('source');
+  }
+  /** Pub/sub channel of candle events (closed, revised, gap, ticks). Not a key. */
+  events(): string {
+    return `${this.prefix}:events`;
   }
   /** BullMQ's prefix: its keys are `<prefix>:bull:<queue>:...`. */
   bullPrefix(): string {

@@ -5,6 +5,8 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { redactUrl } from './config.js';
 
+export type RedisClient = Redis | Cluster;
+
 export interface RedisConfig {
   readonly REDIS_URL: string;
   readonly REDIS_CLUSTER_NODES?: string | undefined;

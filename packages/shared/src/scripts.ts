@@ -17,31 +17,36 @@ function load(file: string): string {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/add-ticks-6.lua: returns [added, duplicates, late]. */
+    /** lua/add-ticks.lua: returns [added, duplicates, late, ...refused indexes]. */
     addTicks(
       ticks: string,
       ids: string,
       state: string,
-      forming: string,
       baseCandles: string,
       revised: string,
       baseMs: number,
       retentionMs: number,
+      maxLateMs: number,
+      clock: number,
+      replayPosition: string,
       ...trades: (string | number)[]
-    ): Result<[number, number, number], Context>;
-    /** lua/close-pair-n.lua: returns [closed, revised, more, ...events]. */
+    ): Result<number[], Context>;
+    /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+    /** lua/read-candles.lua: the public candles' JSON, oldest first. */
+    readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<string[], Context>;
   }
 }
 
-let sources: { addTicks: string; closePair: string } | undefined;
+let sources: { addTicks: string; closePair: string; readCandles: string } | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
 export function defineScripts(redis: Redis | Cluster): void {
-  sources ??= { addTicks: load('add-ticks-6.lua'), closePair: load('close-pair-n.lua') };
+  sources ??= { addTicks: load('add-ticks.lua'), closePair: load('close-pair.lua'), readCandles: load('read-candles.lua') };
   if (defined.has(redis)) return;
   defined.add(redis);
-  redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
+  redis.defineCommand('addTicks', { numberOfKeys: 5, lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
+  redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
 }

@@ -3,7 +3,7 @@
  * on the whole deployment: counters for /metrics, the source's health and the
  * close jobs' last runs for /readyz.
  */
-import type { RedisClient } from './candle-store.js';
+import type { RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
 
 /** Counters (only ever increase). Field names are the metric names without the `candlestack_` prefix. */
@@ -12,13 +12,31 @@ export const COUNTERS = {
   ticks_duplicate_total: 'Trades received again and ignored (same pair and id)',
   ticks_late_total: 'Trades that arrived after their candle closed and revised it',
   ticks_malformed_total: 'Exchange messages or trades set aside as malformed',
+  ticks_out_of_window_total:
+    "Trades set aside for their time: older than the source's clock minus MAX_LATE, or more than 60 s ahead of the wall clock",
+  ticks_poison_total: 'Trades set aside because storing them failed in Redis (a script error on that trade)',
   ticks_dropped_total: 'Trades dropped because the ingest buffer was full while Redis was away',
+  dead_letters_failed_total: 'Set-aside input whose dead letter could not be written (it is still counted in its own counter)',
   trades_missed_total: 'Trades known missed: gaps longer than the exchange still lists',
   candles_closed_total: 'Candles closed (all periods)',
   candles_revised_total: 'Closed candles revised by late trades',
   close_jobs_total: 'Close jobs run',
 } as const;
 export type CounterName = keyof typeof COUNTERS;
+
+/**
+ * Counters the Lua scripts keep in each pair's state hash, in the same
+ * atomic step as the data they count; the deployment's total is their sum
+ * over pairs plus the `stats` hash.
+ */
+export const PAIR_COUNTERS = [
+  'ticks_ingested_total',
+  'ticks_duplicate_total',
+  'ticks_late_total',
+  'ticks_out_of_window_total',
+  'candles_closed_total',
+  'candles_revised_total',
+] as const satisfies readonly CounterName[];
 
 export type SourceState = 'connecting' | 'connected' | 'disconnected' | 'replaying' | 'done' | 'failed';
 
@@ -55,9 +73,24 @@ export class Stats {
     await this.redis.hset(this.keys.stats(), ...fields);
   }
 
+  /**
+   * The deployment's counters and gauges: the `stats` hash plus each pair's
+   * counters (PAIR_COUNTERS), summed. One call per pair, sent together.
+   */
   async read(): Promise<Record<string, number>> {
-    const h = await this.redis.hgetall(this.keys.stats());
-    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+    const [h, pairs] = await Promise.all([this.redis.hgetall(this.keys.stats()), this.redis.smembers(this.keys.pairs())]);
+    const out: Record<string, number> = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+    const CHUNK = 500;
+    for (let i = 0; i < pairs.length; i += CHUNK) {
+      const rows = await Promise.all(pairs.slice(i, i + CHUNK).map((p) => this.redis.hmget(this.keys.state(p), ...PAIR_COUNTERS)));
+      for (const row of rows) {
+        PAIR_COUNTERS.forEach((name, j) => {
+          const v = Number(row[j] ?? 0);
+          if (v) out[name] = (out[name] ?? 0) + v;
+        });
+      }
+    }
+    return out;
   }
 
   async writeSourceStatus(s: Omit<SourceStatus, 'heartbeat'>): Promise<void> {

@@ -110,6 +110,12 @@ export class LiveHub {
     }
     for (const sub of this.byPair.get(event.pair) ?? []) {
       if (sub.label !== event.period) continue;
+      if (event.type === 'gap') {
+        const msg: ServerMessage = { type: 'gap', pair: sub.pair, period: sub.label, from: event.from, to: event.to };
+        for (const c of sub.clients) c.send(msg);
+        sub.dirty = true;
+        continue;
+      }
       this.broadcast(sub, event.candle);
       sub.sent.delete(event.candle.time);
       if (event.type === 'closed') sub.closedTime = Math.max(sub.closedTime, event.candle.time);

@@ -12,6 +12,8 @@ export type ClientMessage = z.infer<typeof clientMessage>;
 export type ServerMessage =
   | { type: 'subscribed' | 'unsubscribed'; pair: string; period: string }
   | { type: 'candle'; pair: string; period: string; candle: Candle }
+  /** Candles in [from, to) changed and were not each sent: read them over HTTP (DESIGN.md). */
+  | { type: 'gap'; pair: string; period: string; from: number; to: number }
   | { type: 'error'; message: string };
 
 /** Close codes (4000-4999 are the application's own). */

@@ -1,6 +1,6 @@
 /** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
 import { Router } from 'express';
-import { sourceNow, toCandle, type Candle, type CandleStore, type Period } from '@candlestack/shared';
+import { sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
@@ -14,23 +14,14 @@ export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,cl
 /**
  * Closed candles, then the ones not closed yet (`closed: false`) unless `to`
  * is in the past by the source's clock (a replay's "now" is its trade
- * time). `limit` applies to the whole list: with `from` the first ones from
- * there, without it the newest.
+ * time), as public JSON texts from one atomic read (lua/read-candles.lua).
+ * `limit` applies to the whole list: with `from` the first ones from there,
+ * without it the newest.
  */
-export async function readCandles(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery): Promise<Candle[]> {
-  const clock = await store.readClock();
-  const now = sourceNow(clock);
-  const wantForming = q.to === undefined || (now !== undefined && q.to > now);
-  // Forming first: a bucket that closes between the two reads then shows up
-  // in both (dropped from the forming side below), never in neither.
-  const forming = wantForming ? await store.formingCandles(pair, periodMs, clock) : [];
-  const closed = await store.closedCandles(pair, periodMs, q);
-  const lastClosed = closed.at(-1)?.time ?? -Infinity;
-  const open = forming.filter(
-    (c) => c.time > lastClosed && (q.from === undefined || c.time >= q.from) && (q.to === undefined || c.time < q.to),
-  );
-  const all = [...closed.map((c) => toCandle(c, true)), ...open.map((c) => toCandle(c, false))];
-  return q.from !== undefined ? all.slice(0, q.limit) : all.slice(-q.limit);
+export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery): Promise<string[]> {
+  const now = sourceNow(await store.readClock());
+  const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
+  return store.read(pair, periodMs, { from: q.from, to: q.to, limit: q.limit, what, now });
 }
 
 export function toCsv(candles: readonly Candle[]): string {
@@ -55,12 +46,16 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[]): R
       const period = builtPeriod(periods, req.params.period);
       const q = parseQuery(req.query);
       const pair = await knownPair(store, req.params.pair);
-      const candles = await readCandles(store, pair, period.ms, q);
+      const texts = await readCandleTexts(store, pair, period.ms, q);
       if (q.format === 'csv') {
-        res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(candles));
+        res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(texts.map((t) => JSON.parse(t) as Candle)));
         return;
       }
-      res.json({ pair, period: period.label, candles } satisfies CandlesResponse);
+      // The script wrote each candle's JSON already: the body is spliced
+      // from them, not parsed and written again. `pair` and the label are
+      // canonical (A-Z, 0-9, _): nothing to escape.
+      const head: Omit<CandlesResponse, 'candles'> = { pair, period: period.label };
+      res.type('application/json').send(`${JSON.stringify(head).slice(0, -1)},"candles":[${texts.join(',')}]}`);
     })
     .all(methodNotAllowed('GET, HEAD'));
   return router;

@@ -7,15 +7,16 @@
  * (the ingester publishes it), so it closes the candles of the file's days
  * and invents nothing after them.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
-import type { Source, SourceSink } from '../source.js';
+import type { ReplayMark, Source, SourceSink } from '../source.js';
 import { Sleeper } from './backoff.js';
+import { readLines, type Line } from './line-reader.js';
 import { LineError, detectFormat, pairOf, type LineParser } from './replay-formats.js';
 
 export interface ReplayOptions {
@@ -28,7 +29,18 @@ export interface ReplayOptions {
   readonly progressMs?: number;
   /** Trades per hand-over; default 1000. */
   readonly batchSize?: number;
+  /** Longest line read (bytes); a longer one is set aside unread. Default 64 KiB. */
+  readonly maxLineBytes?: number;
 }
+
+/** A line longer than this is set aside without being held whole (a gzip bomb of one line costs nothing). */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** Positions: line * this + the index of the item in its line. */
+export const POSITIONS_PER_LINE = 65_536;
+/** Pairs named in the log as first met (the rest are still replayed). */
+const MAX_PAIRS_NAMED = 10_000;
+/** Longest single wait for the pace (a gap of days in the file at speed 1 is waited in steps). */
+const MAX_WAIT_MS = 60_000;
 
 /** Waits shorter than this are not worth a timer: the trade goes with the current batch. */
 const MIN_WAIT_MS = 2;
@@ -48,7 +60,8 @@ export class ReplaySource implements Source {
   private log: Logger | undefined;
   private sink: SourceSink | undefined;
   private raw: Readable | undefined;
-  private rl: Interface | undefined;
+  private end: { line: number; offset: number } | undefined;
+  private gzip = false;
   private progressTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -73,32 +86,36 @@ export class ReplaySource implements Source {
     this.sink = sink;
     const log = (this.log = sink.log.child({ component: 'replay', file }));
     let gzip: boolean;
+    let fingerprint: string;
     try {
       const st = await stat(file);
       if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
       this.size = st.size;
-      gzip = await isGzip(file);
+      ({ gzip, fingerprint } = await inspect(file));
     } catch (err) {
       throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
-    const raw = (this.raw = createReadStream(file));
-    raw.on('data', (chunk) => (this.bytes += chunk.length));
-    let input: Readable = raw;
-    if (gzip) {
+    const maxLine = this.opts.maxLineBytes ?? MAX_LINE_BYTES;
+    const open = (start: number) => {
+      // A plain file is read from the resume point; a gzip one is
+      // decompressed from its start and skipped up to it.
+      const raw = createReadStream(file, gzip ? {} : { start });
+      this.raw = raw;
+      // A plain file's progress is the offset of the line being read (a
+      // 'data' listener here would steal chunks from the line reader).
+      if (!gzip) return raw as Readable;
+      raw.on('data', (chunk) => (this.bytes += chunk.length));
       const gunzip = createGunzip();
       raw.on('error', (err) => gunzip.destroy(err));
-      input = raw.pipe(gunzip);
-    }
-    const rl = (this.rl = createInterface({ input, crlfDelay: Infinity }));
-    const lines = rl[Symbol.asyncIterator]();
+      return raw.pipe(gunzip) as Readable;
+    };
 
     // The first non-empty line says what the file is.
-    let first: string | undefined;
+    let first: Line | undefined;
     try {
-      for (let r = await lines.next(); !r.done; r = await lines.next()) {
-        this.lineNo++;
-        if (r.value.trim() !== '') {
-          first = r.value;
+      for await (const l of readLines(open(0), { maxBytes: maxLine })) {
+        if (l.text === undefined || l.text.trim() !== '') {
+          first = l;
           break;
         }
       }
@@ -106,24 +123,38 @@ export class ReplaySource implements Source {
       await this.close();
       throw new Error(`REPLAY_FILE=${file}: cannot read it (${(err as Error).message})`, { cause: err });
     }
-    const parser = first === undefined ? undefined : detectFormat(first, this.lineNo);
+    this.raw?.destroy();
+    const parser = first?.text === undefined ? undefined : detectFormat(first.text, first.no);
     if (first !== undefined && !parser) {
       await this.close();
+      const shown = first.text === undefined ? `a line of ${first.tooLong!.bytes} bytes` : JSON.stringify(first.text.slice(0, 80));
       throw new Error(
-        `REPLAY_FILE=${file}: line ${this.lineNo} is not a known replay format (${JSON.stringify(first.slice(0, 80))}): ` +
+        `REPLAY_FILE=${file}: line ${first.no} is not a known replay format (${shown}): ` +
           'expected JSON lines of trades ({"pair":...,"time":...,"price":...,"quantity":...}), CSV with the header ' +
           'pair,time,price,quantity[,side,id], or a recorded Poloniex session (shared/data/poloniex/*.log)',
       );
     }
+    const resume = await sink.resume?.(fingerprint, basename(file));
     const speed = this.opts.speed === 0 ? 'as fast as possible' : `${this.opts.speed}x real time`;
     const what = `${basename(file)}${gzip ? ' (gzip)' : ''}, ${parser?.format ?? 'empty'}, ${speed}`;
-    log.info({ format: parser?.format, gzip, bytes: this.size, speed: this.opts.speed, pairs: this.opts.pairs }, `replaying ${what}`);
-    sink.status('replaying', `replaying ${what}`);
+    const where = resume ? `, resuming at line ${resume.line}` : '';
+    log.info({ format: parser?.format, gzip, bytes: this.size, speed: this.opts.speed, pairs: this.opts.pairs, resume }, `replaying ${what}${where}`);
+    sink.status('replaying', `replaying ${what}${where}`);
     const progressMs = this.opts.progressMs ?? 5_000;
     this.progressTimer = setInterval(() => this.progress(), progressMs);
 
+    const startLine = resume?.line ?? 1;
+    const startOffset = resume?.offset ?? 0;
+    this.gzip = gzip;
+    this.bytes = 0;
+    const input = open(gzip ? 0 : startOffset);
+    const lines = readLines(input, {
+      maxBytes: maxLine,
+      ...(!gzip && { firstLine: startLine, startOffset }),
+      onEnd: (end) => (this.end = end),
+    });
     const pairsKnown = defer<string[]>();
-    this.run(lines, parser, first, pairsKnown).then(
+    this.run(lines, parser, startLine, pairsKnown).then(
       () => {
         pairsKnown.resolve(this.pairsNow());
         if (!this.closed) this.finish.resolve();
@@ -142,15 +173,17 @@ export class ReplaySource implements Source {
   }
 
   private async run(
-    lines: AsyncIterator<string>,
+    lines: AsyncGenerator<Line>,
     parser: LineParser | undefined,
-    first: string | undefined,
+    startLine: number,
     pairsKnown: Deferred<string[]>,
   ): Promise<void> {
     const sink = this.sink!;
     const batchSize = this.opts.batchSize ?? 1_000;
     const speed = this.opts.speed;
     let batch: RawTrade[] = [];
+    let positions: number[] = [];
+    let mark: ReplayMark | undefined;
     let announced = false;
     let batchMax: number | undefined;
     // Real time of the first trade, and its trade time: the pace's origin.
@@ -164,35 +197,53 @@ export class ReplaySource implements Source {
         pairsKnown.resolve(this.pairsNow());
       }
       const out = batch;
+      const pos = positions;
       batch = [];
-      await sink.trades(out);
+      positions = [];
+      await sink.trades(out, { positions: pos, mark: mark! });
+      mark = undefined;
       this.handed += out.length;
       if (batchMax !== undefined && (this.replayTime === undefined || batchMax > this.replayTime)) this.replayTime = batchMax;
       batchMax = undefined;
     };
-    const reject = (reason: string, sample: string) => {
-      this.bad++;
-      sink.malformed(`replay line ${this.lineNo}: ${reason}`, sample);
-    };
 
-    let line = first;
-    while (line !== undefined && !this.closed) {
+    for await (const line of lines) {
+      if (this.closed) return;
+      this.lineNo = line.no;
+      if (!this.gzip) this.bytes = line.offset;
+      // A resumed gzip file is decompressed from its start: skip to the line.
+      if (line.no < startLine) continue;
+      const base = line.no * POSITIONS_PER_LINE;
+      let k = 0;
+      const reject = (reason: string, sample: string) => {
+        this.bad++;
+        sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
+      };
+      if (line.text === undefined) {
+        reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong!.bytes} bytes): set aside unread`, line.tooLong!.sample);
+        continue;
+      }
       let trades: RawTrade[] = [];
       try {
-        trades = parser!.parse(line, this.lineNo, reject);
+        trades = parser!.parse(line.text, line.no, reject);
       } catch (err) {
         if (!(err instanceof LineError)) throw err;
-        reject(err.message, line);
+        reject(err.message, line.text);
       }
       for (const t of trades) {
+        if (k >= POSITIONS_PER_LINE) {
+          reject(`more than ${POSITIONS_PER_LINE - 1} trades on one line: the rest set aside`, line.text.slice(0, 200));
+          break;
+        }
+        const pos = base + k++;
         const pair = pairOf(t);
         if (pair && this.filter && !this.filter.has(pair)) {
           this.skipped++;
           continue;
         }
-        if (pair && !this.seen.has(pair)) {
+        if (pair && !this.seen.has(pair) && this.seen.size < MAX_PAIRS_NAMED) {
           this.seen.add(pair);
-          if (announced && !this.filter) this.log?.info({ pair, line: this.lineNo }, `${pair} first met at line ${this.lineNo}`);
+          if (announced && !this.filter) this.log?.info({ pair, line: line.no }, `${pair} first met at line ${line.no}`);
         }
         const time = timeOf(t);
         if (speed > 0 && time !== undefined) {
@@ -200,21 +251,21 @@ export class ReplaySource implements Source {
           const wait = origin.wall + (time - origin.trade) / speed - Date.now();
           if (wait >= MIN_WAIT_MS) {
             await flush();
-            await this.sleeper.sleep(wait);
+            await this.sleeper.sleep(Math.min(wait, MAX_WAIT_MS));
             if (this.closed) return;
           }
         }
+        mark ??= { pos, line: line.no, offset: line.offset };
         batch.push(t);
+        positions.push(pos);
         if (time !== undefined && (batchMax === undefined || time > batchMax)) batchMax = time;
         if (batch.length >= batchSize) await flush();
       }
-      const r = await lines.next();
-      if (r.done) break;
-      this.lineNo++;
-      line = r.value;
     }
     if (this.closed) return;
     await flush();
+    // Where a restart would go on: after the last line.
+    if (this.end) await sink.trades([], { positions: [], mark: { pos: this.end.line * POSITIONS_PER_LINE, line: this.end.line, offset: this.end.offset } });
     clearInterval(this.progressTimer);
     const summary = `replay read: ${this.handed} trade(s) handed over from ${this.lineNo} line(s), ${this.bad} bad line(s) or part(s) set aside${this.filter ? `, ${this.skipped} trade(s) of other pairs skipped` : ''}`;
     // The ingester logs the status line; this one adds the numbers as fields.
@@ -236,7 +287,6 @@ export class ReplaySource implements Source {
       this.closed = true;
       clearInterval(this.progressTimer);
       this.sleeper.cancel();
-      this.rl?.close();
       this.raw?.destroy();
     })();
     return this.closing;
@@ -260,13 +310,21 @@ function defer<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Gzip by content (its magic bytes), whatever the file is called. */
-async function isGzip(file: string): Promise<boolean> {
+/**
+ * Gzip by content (its magic bytes), whatever the file is called, and the
+ * file's fingerprint: a hash of its first 64 KiB, so a restart knows it is
+ * replaying the same file (one grown at its end still is).
+ */
+async function inspect(file: string): Promise<{ gzip: boolean; fingerprint: string }> {
   const fh = await open(file, 'r');
   try {
-    const buf = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(buf, 0, 2, 0);
-    return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead);
+    return {
+      gzip: bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b,
+      fingerprint: createHash('sha256').update(head).digest('hex').slice(0, 16),
+    };
   } finally {
     await fh.close();
   }

@@ -1,6 +1,8 @@
--- Candles as stored (JSON in sorted sets and in the forming hash), and the
--- fold rules of candle.ts: open/close are the first/last trade by (time, id),
--- flat buckets sit at the previous close. Requires decimal.lua.
+-- Candles as stored (JSON members of sorted sets scored by bucket start),
+-- and the fold rules of candle.ts: open/close are the first/last trade by
+-- (time, id). Only buckets with trades are stored: a flat bucket is derived
+-- when read, at the close of the latest stored candle before it, so no
+-- range of buckets is ever written. Requires decimal.lua.
 
 local function num(n)
   return string.format('%.0f', n)
@@ -19,6 +21,14 @@ end
 
 local function dec(s)
   return cjson.decode(s)
+end
+
+-- The public form (DESIGN.md): no trade ids, plus `closed`.
+local function pub(c, closed)
+  return '{"time":' .. num(c.time) .. ',"open":"' .. c.open .. '","high":"' .. c.high ..
+    '","low":"' .. c.low .. '","close":"' .. c.close .. '","volume":"' .. c.volume ..
+    '","quoteVolume":"' .. c.quoteVolume .. '","trades":' .. num(c.trades) ..
+    ',"closed":' .. (closed and 'true' or 'false') .. '}'
 end
 
 local function flat(time, price)
@@ -93,4 +103,19 @@ local function get(key, time)
   local m = redis.call('ZRANGE', key, time, time, 'BYSCORE')[1]
   if m then return dec(m) end
   return nil
+end
+
+-- The close of the latest stored candle that starts before `time`, or nil:
+-- the price of a flat bucket at `time`.
+local function closeBefore(key, time)
+  local m = redis.call('ZRANGE', key, '(' .. num(time), '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1)[1]
+  if m then return dec(m).close end
+  return nil
+end
+
+-- Decoded members of `key` scored in [a, b].
+local function range(key, a, b)
+  local out = {}
+  for i, m in ipairs(redis.call('ZRANGE', key, num(a), num(b), 'BYSCORE')) do out[i] = dec(m) end
+  return out
 end

@@ -1,0 +1,131 @@
+/**
+ * Reading candles: lua/read-candles.lua answers a range of one pair's
+ * candles, closed and forming, in one atomic, read-only call; the rest are
+ * the small reads the API and the apps need (pairs, a pair's state, the
+ * source's clock).
+ */
+import type { Candle, StoredCandle } from './candle.js';
+import { clockFromHash, closeLimits, sourceNow, type SourceClock } from './clock.js';
+import type { Keys } from './keys.js';
+import type { PeriodPlan } from './period.js';
+import type { RedisClient } from './redis.js';
+import { defineScripts } from './scripts.js';
+
+/** What the store knows of a pair. */
+export interface PairState {
+  /** Start of the first base bucket with a trade. */
+  readonly first?: number;
+  /** Time of the latest trade (ms). */
+  readonly lastTradeTime?: number;
+  /** Per period (ms): start of the last closed bucket. */
+  readonly closedThrough: ReadonlyMap<number, number>;
+}
+
+export interface RangeQuery {
+  /** Inclusive bucket start (ms). */
+  readonly from?: number;
+  /** Exclusive bucket start (ms). */
+  readonly to?: number;
+  readonly limit: number;
+}
+
+export interface ReadQuery extends RangeQuery {
+  /** Closed candles, the forming ones, or both (closed first). */
+  readonly what: 'both' | 'closed' | 'forming';
+  /** The source's now (ms): which buckets are forming; undefined: none is. */
+  readonly now: number | undefined;
+}
+
+const num = (s: string | null | undefined): number | undefined => {
+  if (s === undefined || s === null || s === '') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+};
+
+/** The public candle without `closed`, as the stored form the tests compare. */
+function stored(json: string): StoredCandle {
+  const { closed: _closed, ...c } = JSON.parse(json) as Candle;
+  return c;
+}
+
+export class CandleReader {
+  /** Per period: the path of periods it is rolled up along, base first. */
+  private readonly paths = new Map<number, number[]>();
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: Keys,
+    readonly plan: PeriodPlan,
+    /** CANDLE_RETENTION: period ms -> ms kept. */
+    readonly retention: ReadonlyMap<number, number> = new Map(),
+  ) {
+    defineScripts(redis);
+    for (const { ms } of plan.chain) {
+      const path: number[] = [];
+      for (let at: number | null = ms; at !== null; ) {
+        path.unshift(at);
+        at = plan.chain.find((c) => c.ms === at)?.sourceMs ?? null;
+      }
+      this.paths.set(ms, path);
+    }
+  }
+
+  /** One pair's candles of one period as public JSON texts (DESIGN.md), oldest first. */
+  async read(pair: string, periodMs: number, q: ReadQuery): Promise<string[]> {
+    const path = this.paths.get(periodMs);
+    if (!path) throw new Error(`period ${periodMs} ms is not built`);
+    const keys = [this.keys.state(pair), ...path.map((ms) => this.keys.candles(pair, ms))];
+    return this.redis.readCandles(
+      keys.length,
+      ...keys,
+      path.length,
+      ...path,
+      q.now ?? '',
+      q.from ?? '',
+      q.to ?? '',
+      q.limit,
+      q.what,
+      this.retention.get(periodMs) ?? '',
+    );
+  }
+
+  /** Closed candles of one period, oldest first: the first `limit` from `from`, else the newest `limit`. */
+  async closedCandles(pair: string, periodMs: number, q: RangeQuery): Promise<StoredCandle[]> {
+    return (await this.read(pair, periodMs, { ...q, what: 'closed', now: undefined })).map(stored);
+  }
+
+  /**
+   * The candles of a period not closed yet, oldest first: normally one (the
+   * bucket now forming), two during the grace time after a bucket's end.
+   */
+  async formingCandles(pair: string, periodMs: number, clock?: SourceClock): Promise<StoredCandle[]> {
+    const now = sourceNow(clock ?? (await this.readClock()));
+    if (now === undefined) return [];
+    return (await this.read(pair, periodMs, { what: 'forming', now, limit: 10 })).map(stored);
+  }
+
+  async state(pair: string): Promise<PairState> {
+    return parseState(await this.redis.hgetall(this.keys.state(pair)));
+  }
+
+  async pairs(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.pairs())).sort();
+  }
+
+  async readClock(): Promise<SourceClock> {
+    return clockFromHash(await this.redis.hgetall(this.keys.clock()));
+  }
+
+  /** The close limits per period right now, by the source's clock. */
+  async limits(graceMs: number): Promise<Map<number, number | undefined>> {
+    return closeLimits(this.plan, await this.readClock(), graceMs);
+  }
+}
+
+export function parseState(h: Record<string, string>): PairState {
+  const closedThrough = new Map<number, number>();
+  for (const [f, v] of Object.entries(h)) {
+    if (f.startsWith('c:')) closedThrough.set(Number(f.slice(2)), Number(v));
+  }
+  return { first: num(h.first), lastTradeTime: num(h.lt), closedThrough };
+}

@@ -1,0 +1,104 @@
+/**
+ * Writing trades: the one call that stores a batch of one pair's trades
+ * (lua/add-ticks.lua), and what a source needs to resume after a restart.
+ */
+import { compareIds, type Tick } from './candle.js';
+import type { LiveEvent } from './events.js';
+import type { Keys } from './keys.js';
+import type { PeriodPlan } from './period.js';
+import { defineScripts } from './scripts.js';
+import type { RedisClient } from './redis.js';
+
+export interface AddOptions {
+  /**
+   * The source's clock (ms) when the oldest trade of the batch was accepted:
+   * the wall clock for a live source, the replay's time for a replay. Trades
+   * older than it minus MAX_LATE are refused. Default: the batch's newest
+   * trade time (for tools and tests that write recorded trades directly).
+   */
+  readonly clock?: number;
+  /** For a replay: its position after this batch, stored with the trades ("<file>:<pos>"). */
+  readonly replayPosition?: string;
+}
+
+export interface AddResult {
+  readonly added: number;
+  readonly duplicates: number;
+  /** Trades whose candle had already closed: it was revised. */
+  readonly late: number;
+  /** Indexes (in the batch) of trades refused as older than the pair's low bound (counted by the script). */
+  readonly refused: readonly number[];
+}
+
+export interface WriteOptions {
+  /** TICK_RETENTION: how long ticks stay in the stream (trimmed as ticks are added). */
+  readonly tickRetentionMs: number;
+  /** MAX_LATE (DESIGN.md, "Time bounds"). */
+  readonly maxLateMs: number;
+}
+
+export class TickStore {
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: Keys,
+    readonly plan: PeriodPlan,
+    readonly opts: WriteOptions,
+  ) {
+    defineScripts(redis);
+  }
+
+  /** Stores one pair's trades once each and folds them into their base candles. */
+  async addTicks(pair: string, ticks: readonly Tick[], opts: AddOptions = {}): Promise<AddResult> {
+    if (ticks.length === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
+    const args: (string | number)[] = [];
+    let newest = -Infinity;
+    for (const t of ticks) {
+      args.push(t.time, t.price, t.quantity, t.amount, t.side ?? '', t.id);
+      if (t.time > newest) newest = t.time;
+    }
+    const k = this.keys;
+    const r = await this.redis.addTicks(
+      k.ticks(pair),
+      k.ids(pair),
+      k.state(pair),
+      k.candles(pair, this.plan.baseMs),
+      k.revised(pair),
+      this.plan.baseMs,
+      this.opts.tickRetentionMs,
+      this.opts.maxLateMs,
+      opts.clock ?? newest,
+      opts.replayPosition ?? '',
+      ...args,
+    );
+    return { added: Number(r[0]), duplicates: Number(r[1]), late: Number(r[2]), refused: r.slice(3).map(Number) };
+  }
+
+  /**
+   * The newest trade stored for the pair, for a live source resuming after a
+   * restart: the highest id among the `scan` newest by trade time, and the
+   * time of the pair's latest trade. Undefined when nothing is stored.
+   */
+  async latestTrade(pair: string, scan = 1000): Promise<{ id?: string; time?: number } | undefined> {
+    const [ids, lt] = await Promise.all([
+      this.redis.zrevrange(this.keys.ids(pair), 0, scan - 1),
+      this.redis.hget(this.keys.state(pair), 'lt'),
+    ]);
+    let id: string | undefined;
+    for (const x of ids) if (id === undefined || compareIds(x, id) > 0) id = x;
+    const t = lt === null || lt === '' ? undefined : Number(lt);
+    const time = t !== undefined && Number.isFinite(t) ? t : undefined;
+    if (id === undefined && time === undefined) return undefined;
+    return { ...(id !== undefined && { id }), ...(time !== undefined && { time }) };
+  }
+
+  async registerPairs(pairs: readonly string[]): Promise<void> {
+    if (pairs.length > 0) await this.redis.sadd(this.keys.pairs(), ...pairs);
+  }
+
+  /** Tells the live feeds which pairs just got trades (see events.ts). */
+  async announceTicks(pairs: readonly string[]): Promise<void> {
+    if (pairs.length === 0) return;
+    const event: LiveEvent = { type: 'ticks', pairs };
+    await this.redis.publish(this.keys.events(), JSON.stringify(event));
+  }
+}

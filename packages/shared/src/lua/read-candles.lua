@@ -1,0 +1,145 @@
+#!lua flags=no-writes
+--[[
+  Reads one pair's candles of one period, closed and forming, in one atomic
+  step (so a close landing meanwhile can never show a bucket twice or in
+  neither list), in the public form of DESIGN.md, oldest first. Read-only.
+
+  KEYS[1] pair state            state:{PAIR}
+  KEYS[2..n+1] candles of the periods from the base up to the one asked
+               for, each the source of the next (the chain's path)
+
+  ARGV[1] n
+  ARGV[2..n+1] each path period's length, ms
+  ARGV[n+2] the source's now (ms), or "" when unknown
+  ARGV[n+3] from (ms, inclusive) or ""
+  ARGV[n+4] to (ms, exclusive) or ""
+  ARGV[n+5] limit: with `from`, the first `limit` candles from there; without
+            it, the newest `limit`
+  ARGV[n+6] what: "both", "closed" or "forming"
+  ARGV[n+7] the asked period's CANDLE_RETENTION (ms), or ""
+
+  Bounded by `limit` and by PERIODS, never by a time from outside: closed
+  candles are read as one range of at most `limit` buckets (flat ones
+  derived from the close before them), and the forming ones are the
+  buckets of the current and the previous period (the one in its grace
+  time), rolled up along the path from what is closed below them.
+]]
+--- @include "decimal"
+--- @include "candle"
+
+local n = tonumber(ARGV[1])
+local ms = {}
+for k = 1, n do ms[k] = tonumber(ARGV[1 + k]) end
+local now = tonumber(ARGV[n + 2])
+local from = tonumber(ARGV[n + 3])
+local to = tonumber(ARGV[n + 4])
+local limit = tonumber(ARGV[n + 5])
+local what = ARGV[n + 6]
+local keep = tonumber(ARGV[n + 7])
+local P = ms[n]
+
+local fields = { 'first', 'lt' }
+for k = 1, n do fields[#fields + 1] = 'c:' .. num(ms[k]) end
+local st = redis.call('HMGET', KEYS[1], unpack(fields))
+local first = tonumber(st[1])
+if first == nil or limit < 1 then return {} end
+local lt = tonumber(st[2])
+local closed = {}
+for k = 1, n do closed[k] = tonumber(st[2 + k]) end
+local firstP = math.floor(first / P) * P
+local inWindow = function(b)
+  return (from == nil or b >= from) and (to == nil or b < to)
+end
+
+-- Forming: the buckets not closed yet, at most the current one and the one
+-- before it (a worker further behind leaves older ones out until it closes
+-- them; /readyz says it is late).
+local forming = {}
+if what ~= 'closed' and now ~= nil then
+  local hi = now
+  if lt and lt > hi then hi = lt end
+  local hb = math.floor(hi / P) * P
+  local u = {}
+  for k = 1, n do
+    u[k] = closed[k] and (closed[k] + ms[k]) or (math.floor(first / ms[k]) * ms[k])
+  end
+  local ws = math.max(u[n], hb - P)
+  if ws <= hb then
+    -- Level 1: the base candles themselves (forming ones are stored).
+    local lower = range(KEYS[2], math.max(u[1], ws), hb + P - 1)
+    for k = 2, n do
+      local lo = math.max(u[k], ws)
+      local parts = {}
+      if u[k - 1] > lo then parts = range(KEYS[k], lo, u[k - 1] - 1) end
+      for _, c in ipairs(lower) do
+        if c.time >= lo then parts[#parts + 1] = c end
+      end
+      local out, group, gb = {}, {}, nil
+      for _, c in ipairs(parts) do
+        local b = math.floor(c.time / ms[k]) * ms[k]
+        if b ~= gb then
+          if gb ~= nil then out[#out + 1] = rollup(gb, group) end
+          group, gb = {}, b
+        end
+        group[#group + 1] = c
+      end
+      if gb ~= nil then out[#out + 1] = rollup(gb, group) end
+      lower = out
+    end
+    local byTime = {}
+    for _, c in ipairs(lower) do byTime[c.time] = c end
+    local prev = closeBefore(KEYS[2], ws)
+    for b = ws, hb, P do
+      local c = byTime[b]
+      if c == nil and prev ~= nil then c = flat(b, prev) end
+      if c then
+        prev = c.close
+        if inWindow(b) then forming[#forming + 1] = c end
+      end
+    end
+  end
+end
+
+-- Closed: one range of buckets, [lo, hi], at most `limit` of them.
+local out = {}
+local cP = closed[n]
+if what ~= 'forming' and cP ~= nil then
+  local lo = firstP
+  if keep then lo = math.max(lo, math.ceil((cP + P - keep) / P) * P) end
+  local hi = cP
+  if to ~= nil then hi = math.min(hi, math.floor((to - 1) / P) * P) end
+  if from ~= nil then
+    lo = math.max(lo, math.ceil(from / P) * P)
+    hi = math.min(hi, lo + (limit - 1) * P)
+  else
+    local room = limit - #forming
+    if room <= 0 then
+      hi = lo - P
+    else
+      lo = math.max(lo, hi - (room - 1) * P)
+    end
+  end
+  if lo <= hi then
+    local traded = {}
+    for _, c in ipairs(range(KEYS[n + 1], lo, hi)) do traded[c.time] = c end
+    local prev = nil
+    if lo > firstP then prev = closeBefore(KEYS[n + 1], lo) end
+    for b = lo, hi, P do
+      local c = traded[b]
+      if c == nil and prev ~= nil then c = flat(b, prev) end
+      if c then
+        prev = c.close
+        out[#out + 1] = pub(c, true)
+      end
+    end
+  end
+end
+
+for _, c in ipairs(forming) do
+  if #out >= limit then
+    if from ~= nil then break end
+    table.remove(out, 1)
+  end
+  out[#out + 1] = pub(c, false)
+end
+return out
