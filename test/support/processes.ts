@@ -3,6 +3,7 @@
  * kill one with SIGKILL, start it again, and read what it logged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
@@ -46,6 +47,14 @@ export class AppProcess {
 
   get running(): boolean {
     return this.exitCode === undefined;
+  }
+
+  /** The process's resident memory now (bytes), from /proc (Linux). */
+  rss(): number {
+    const status = readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+    if (kb === undefined) throw new Error(`no VmRSS for ${this.app} (pid ${this.proc.pid})`);
+    return Number(kb) * 1024;
   }
 
   /** Parsed pino lines (non-JSON lines are skipped). */

@@ -14,6 +14,9 @@
 import type { CounterName, Logger, Stats, Tick, TickStore } from '@candlestack/shared';
 import type { DeadLetters } from './dead-letters.js';
 
+/** Most ticks a finite source (a replay) has waiting at once: enough to keep every pair's writes busy. */
+const ROOM = 20_000;
+
 /** A tick waiting to be written, with what the store needs to know of its arrival. */
 export interface Pending {
   readonly tick: Tick;
@@ -109,9 +112,9 @@ export class TickWriter {
     this.schedule();
   }
 
-  /** Resolves when the buffer is below half its bound (for finite sources). */
+  /** Resolves when the buffer is below half its bound and below ROOM ticks (for finite sources). */
   async room(): Promise<void> {
-    if (this.size < this.opts.maxBuffer / 2 && this.size < this.opts.batchSize * 50) return;
+    if (this.size < this.opts.maxBuffer / 2 && this.size < ROOM) return;
     await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 

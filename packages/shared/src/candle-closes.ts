@@ -34,7 +34,7 @@ export interface CloseResult {
 }
 
 export interface CloseOptions {
-  /** Most candles read or written per script call. */
+  /** Most candles read or written per script call (default 500: a few ms of Redis each). */
   readonly budget?: number;
   /** Periods whose events are wanted (default: none). */
   readonly served?: ReadonlySet<number>;
@@ -67,7 +67,7 @@ export class CloseStore {
     let revised = 0;
     const events: CandleEvent[] = [];
     for (;;) {
-      const args: (string | number)[] = [chain.length, opts.budget ?? 2000];
+      const args: (string | number)[] = [chain.length, opts.budget ?? 500];
       for (const c of chain) {
         const src = c.sourceMs === null ? 0 : chain.findIndex((x) => x.ms === c.sourceMs) + 1;
         args.push(c.ms, src, limits.get(c.ms) ?? '', room.get(c.ms) ?? '', opts.retention?.get(c.ms) ?? '');

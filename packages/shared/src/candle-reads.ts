@@ -42,9 +42,14 @@ const num = (s: string | null | undefined): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
+/** The candles of a read() text. */
+export function parseCandles(text: string): Candle[] {
+  return JSON.parse(`[${text}]`) as Candle[];
+}
+
 /** The public candle without `closed`, as the stored form the tests compare. */
-function stored(json: string): StoredCandle {
-  const { closed: _closed, ...c } = JSON.parse(json) as Candle;
+function stored(candle: Candle): StoredCandle {
+  const { closed: _closed, ...c } = candle;
   return c;
 }
 
@@ -70,8 +75,12 @@ export class CandleReader {
     }
   }
 
-  /** One pair's candles of one period as public JSON texts (DESIGN.md), oldest first. */
-  async read(pair: string, periodMs: number, q: ReadQuery): Promise<string[]> {
+  /**
+   * One pair's candles of one period in the public form (DESIGN.md), oldest
+   * first, as JSON texts joined by commas ("" for none): `[${text}]` is the
+   * array.
+   */
+  async read(pair: string, periodMs: number, q: ReadQuery): Promise<string> {
     const path = this.paths.get(periodMs);
     if (!path) throw new Error(`period ${periodMs} ms is not built`);
     const keys = [this.keys.state(pair), ...path.map((ms) => this.keys.candles(pair, ms))];
@@ -91,7 +100,7 @@ export class CandleReader {
 
   /** Closed candles of one period, oldest first: the first `limit` from `from`, else the newest `limit`. */
   async closedCandles(pair: string, periodMs: number, q: RangeQuery): Promise<StoredCandle[]> {
-    return (await this.read(pair, periodMs, { ...q, what: 'closed', now: undefined })).map(stored);
+    return parseCandles(await this.read(pair, periodMs, { ...q, what: 'closed', now: undefined })).map(stored);
   }
 
   /**
@@ -101,7 +110,7 @@ export class CandleReader {
   async formingCandles(pair: string, periodMs: number, clock?: SourceClock): Promise<StoredCandle[]> {
     const now = sourceNow(clock ?? (await this.readClock()));
     if (now === undefined) return [];
-    return (await this.read(pair, periodMs, { what: 'forming', now, limit: 10 })).map(stored);
+    return parseCandles(await this.read(pair, periodMs, { what: 'forming', now, limit: 10 })).map(stored);
   }
 
   async state(pair: string): Promise<PairState> {

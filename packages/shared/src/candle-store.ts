@@ -51,7 +51,7 @@ export class CandleStore {
   closePair(pair: string, limits: ReadonlyMap<number, number | undefined>, opts?: CloseOptions): Promise<CloseResult> {
     return this.closes.closePair(pair, limits, { retention: this.opts.candleRetention, ...opts });
   }
-  read(pair: string, periodMs: number, q: ReadQuery): Promise<string[]> {
+  read(pair: string, periodMs: number, q: ReadQuery): Promise<string> {
     return this.reads.read(pair, periodMs, q);
   }
   closedCandles(pair: string, periodMs: number, q: RangeQuery): Promise<StoredCandle[]> {

@@ -33,8 +33,8 @@ declare module 'ioredis' {
     ): Result<number[], Context>;
     /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
-    /** lua/read-candles.lua: the public candles' JSON, oldest first. */
-    readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<string[], Context>;
+    /** lua/read-candles.lua: the public candles' JSON, oldest first, joined by commas. */
+    readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<string, Context>;
   }
 }
 

@@ -1,6 +1,6 @@
 /** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
 import { Router } from 'express';
-import { sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
+import { parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
@@ -18,7 +18,7 @@ export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,cl
  * `limit` applies to the whole list: with `from` the first ones from there,
  * without it the newest.
  */
-export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery): Promise<string[]> {
+export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery): Promise<string> {
   const now = sourceNow(await store.readClock());
   const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
   return store.read(pair, periodMs, { from: q.from, to: q.to, limit: q.limit, what, now });
@@ -48,14 +48,14 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[]): R
       const pair = await knownPair(store, req.params.pair);
       const texts = await readCandleTexts(store, pair, period.ms, q);
       if (q.format === 'csv') {
-        res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(texts.map((t) => JSON.parse(t) as Candle)));
+        res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(parseCandles(texts)));
         return;
       }
       // The script wrote each candle's JSON already: the body is spliced
       // from them, not parsed and written again. `pair` and the label are
       // canonical (A-Z, 0-9, _): nothing to escape.
       const head: Omit<CandlesResponse, 'candles'> = { pair, period: period.label };
-      res.type('application/json').send(`${JSON.stringify(head).slice(0, -1)},"candles":[${texts.join(',')}]}`);
+      res.type('application/json').send(`${JSON.stringify(head).slice(0, -1)},"candles":[${texts}]}`);
     })
     .all(methodNotAllowed('GET, HEAD'));
   return router;

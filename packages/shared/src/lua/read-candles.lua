@@ -2,7 +2,8 @@
 --[[
   Reads one pair's candles of one period, closed and forming, in one atomic
   step (so a close landing meanwhile can never show a bucket twice or in
-  neither list), in the public form of DESIGN.md, oldest first. Read-only.
+  neither list), in the public form of DESIGN.md, oldest first, as one
+  text: the candles' JSON joined by commas (empty for none). Read-only.
 
   KEYS[1] pair state            state:{PAIR}
   KEYS[2..n+1] candles of the periods from the base up to the one asked
@@ -42,7 +43,7 @@ local fields = { 'first', 'lt' }
 for k = 1, n do fields[#fields + 1] = 'c:' .. num(ms[k]) end
 local st = redis.call('HMGET', KEYS[1], unpack(fields))
 local first = tonumber(st[1])
-if first == nil or limit < 1 then return {} end
+if first == nil or limit < 1 then return '' end
 local lt = tonumber(st[2])
 local closed = {}
 for k = 1, n do closed[k] = tonumber(st[2 + k]) end
@@ -120,16 +121,25 @@ if what ~= 'forming' and cP ~= nil then
     end
   end
   if lo <= hi then
-    local traded = {}
-    for _, c in ipairs(range(KEYS[n + 1], lo, hi)) do traded[c.time] = c end
-    local prev = nil
-    if lo > firstP then prev = closeBefore(KEYS[n + 1], lo) end
+    -- Stored members become public JSON by cutting their trade ids off
+    -- (enc() and pub() write the same fields in the same order), so an
+    -- active pair's range is read without decoding a single candle.
+    local raw = redis.call('ZRANGE', KEYS[n + 1], num(lo), num(hi), 'BYSCORE', 'WITHSCORES')
+    local price = nil
+    if lo > firstP then price = closeBefore(KEYS[n + 1], lo) end
+    local last = nil
+    local j = 1
     for b = lo, hi, P do
-      local c = traded[b]
-      if c == nil and prev ~= nil then c = flat(b, prev) end
-      if c then
-        prev = c.close
-        out[#out + 1] = pub(c, true)
+      while raw[j] ~= nil and tonumber(raw[j + 1]) < b do j = j + 2 end
+      if raw[j] ~= nil and tonumber(raw[j + 1]) == b then
+        last = raw[j]
+        price = nil
+        local ids = string.find(last, ',"ot":', 1, true)
+        out[#out + 1] = string.sub(last, 1, (ids or #last) - 1) .. ',"closed":true}'
+        j = j + 2
+      else
+        if price == nil and last ~= nil then price = string.match(last, '"close":"([^"]*)"') end
+        if price ~= nil then out[#out + 1] = pub(flat(b, price), true) end
       end
     end
   end
@@ -142,4 +152,6 @@ for _, c in ipairs(forming) do
   end
   out[#out + 1] = pub(c, false)
 end
-return out
+-- One reply, not one per candle: cheaper for Redis to send and for the
+-- API to splice into its answer.
+return table.concat(out, ',')
