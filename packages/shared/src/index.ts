@@ -12,4 +12,5 @@ export * from './redis.js';
 export * from './scripts.js';
 export * from './status.js';
 export * from './tick.js';
+export * from './time.js';
 export * from './events.js';
