@@ -7,6 +7,7 @@
 import type { Side, Tick } from './candle.js';
 import { DecimalError, canonical, isZero, mul } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
+import { shown } from './shown.js';
 import { parseUtcTime } from './time.js';
 
 export class TickError extends Error {}
@@ -35,9 +36,6 @@ const MAX_FRACTION_DIGITS = 24;
 /** 2000-01-01 .. 2100-01-01: anything outside is a unit mistake (s vs ms). */
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 4_102_444_800_000;
-
-/** A value for an error message: JSON, cut short (a hostile input may be megabytes). */
-const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 64);
 
 function decimal(name: string, v: unknown): string {
   if (typeof v !== 'string' && typeof v !== 'number') throw new TickError(`${name} is missing or not a decimal`);
