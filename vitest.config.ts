@@ -1,5 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// Every test runs in a zone away from UTC, so that code which reads or prints
+// times in the host's zone (Date.parse of "2024-01-01T00:00:00", getHours)
+// fails here instead of on the first server that is not on UTC. New York
+// also has daylight saving time. Node applies a TZ set at run time, and the
+// test workers and the processes tests start inherit it.
+process.env.TZ = 'America/New_York';
+
 // One config for the whole workspace: each package is a vitest project, so
 // `pnpm test` at the root runs everything and `--project api` narrows it.
 // The `development` condition makes @candlestack/shared resolve to its

@@ -12,8 +12,8 @@ type Json = Record<string, unknown>;
 
 const PARAM_DOCS: Record<string, string> = {
   limit: 'How many candles, 1 to 5000 (default 100): with `from` the first ones from there, else the newest.',
-  from: 'Inclusive bucket start: ms since the epoch or ISO 8601 (UTC when no offset).',
-  to: 'Exclusive bucket start: ms since the epoch or ISO 8601. When it is in the past, no forming candle.',
+  from: 'Inclusive bucket start: ms since the epoch or ISO 8601 (UTC when no offset). A whole number from 1 to 99999999999 looks like seconds and is refused.',
+  to: 'Exclusive bucket start: ms since the epoch or ISO 8601, read like `from`. When it is in the past, no forming candle.',
   format: '`json` (default) or `csv` (header time,open,high,low,close,volume,quoteVolume,trades,closed).',
 };
 

@@ -178,6 +178,12 @@ describe('GET /candles/:pair/:period', () => {
       expect((await t.get<ErrorBody>(`${p}/1m?form=1`)).body.error.message).toMatch(/unknown parameter form/);
     });
 
+    it('says when a time looks like seconds, not ms (DESIGN.md)', async () => {
+      const r = await t.get<ErrorBody>(`${p}/1m?from=${T0 / 1000}`);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toEqual({ code: 'bad_parameter', message: `from=${T0 / 1000} looks like seconds, not ms: multiply by 1000 (from=${T0})` });
+    });
+
     it('other methods get 405 with Allow', async () => {
       const res = await t.fetch(`${p}/1m`, { method: 'POST', body: '{bad json', headers: { 'content-type': 'application/json' } });
       expect(res.status).toBe(405);

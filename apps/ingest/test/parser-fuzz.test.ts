@@ -4,17 +4,18 @@
  * in, a parser returns what it found or throws its own error (never
  * another), and every trade it passes on is either a valid Tick after
  * toTick or a TickError with a reason: nothing malformed goes further.
- * Seeded: FUZZ_SEED=<n> replays a run, and a failure prints n.
+ * fast-check properties: a failure is shrunk to a small input and prints
+ * how to replay it (FUZZ_SEED, FUZZ_PATH; test/support/fuzz.ts).
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, onTestFailed } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { TickError, canonical, decimal, isDecimal, normalizePair, toTick, type RawTrade, type Tick } from '@candlestack/shared';
 import { SHARED_DATA } from '../../../test/support/binance.js';
-import { Rng, fuzzSeed, hostile, randomJson } from '../../../test/support/fuzz.js';
+import { chance, fuzzParams, hostile, randomJson, unicode } from '../../../test/support/fuzz.js';
 import { parseMarkets, parseRestTrades, parseWsMessage, tradeId, RestShapeError } from '../src/sources/poloniex-messages.js';
 import { LineError, detectFormat, pairOf, splitCsv } from '../src/sources/replay-formats.js';
 
-const seed = fuzzSeed();
 const ROUNDS = 4000;
 const MIN_TIME = Date.UTC(2000, 0, 1);
 const MAX_TIME = Date.UTC(2100, 0, 1);
@@ -38,166 +39,182 @@ function tickProblem(t: Tick): string | undefined {
   return undefined;
 }
 
-/** toTick on one raw trade: a valid Tick, or a TickError; anything else is a failure. */
-function checkTrade(raw: RawTrade, failures: string[], input: string): void {
+/** toTick on one raw trade: a valid Tick, or a TickError; anything else throws. */
+function checkTrade(raw: RawTrade): void {
+  let tick: Tick;
   try {
-    const problem = tickProblem(toTick(raw));
-    if (problem) failures.push(`${problem}: from ${input.slice(0, 300)}`);
+    tick = toTick(raw);
   } catch (e) {
-    if (!(e instanceof TickError)) failures.push(`toTick threw ${String(e)}: from ${input.slice(0, 300)}`);
+    if (e instanceof TickError) return;
+    throw new Error(`toTick threw ${String(e)}`, { cause: e });
   }
+  const problem = tickProblem(tick);
+  if (problem) throw new Error(`toTick passed on a bad tick: ${problem}`);
 }
+
 
 /** A copy of `v` with one value somewhere inside replaced by something random or hostile. */
-function mutate(rng: Rng, v: unknown, depth = 0): unknown {
+function mutated(v: unknown): fc.Arbitrary<unknown> {
   if (Array.isArray(v)) {
-    if (v.length === 0 || rng.chance(0.1)) return randomJson(rng, 2);
-    const i = rng.int(0, v.length - 1);
-    return v.map((x, j) => (j === i ? mutate(rng, x, depth + 1) : x));
+    if (v.length === 0) return randomJson(2);
+    const one = fc.nat(v.length - 1).chain((i) => mutated(v[i]).map((x) => v.map((y, j) => (j === i ? x : y))));
+    return fc.oneof({ weight: 1, arbitrary: randomJson(2) }, { weight: 9, arbitrary: one });
   }
   if (v !== null && typeof v === 'object') {
-    const keys = Object.keys(v);
-    if (keys.length === 0 || rng.chance(0.1)) return randomJson(rng, 2);
-    const k = rng.pick(keys);
-    const out = Object.assign(Object.create(null) as object, v) as Record<string, unknown>;
-    if (rng.chance(0.15)) delete out[k];
-    else out[k] = mutate(rng, out[k], depth + 1);
-    if (rng.chance(0.05)) out.__proto__ = { polluted: true };
-    return out;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 0) return randomJson(2);
+    const one = fc.record({ key: fc.constantFrom(...keys), drop: chance(15), pollute: chance(5) }).chain(({ key, drop, pollute }) =>
+      (drop ? fc.constant(undefined) : mutated(o[key])).map((x) => {
+        const out = Object.assign(Object.create(null) as object, o) as Record<string, unknown>;
+        if (drop) delete out[key];
+        else out[key] = x;
+        if (pollute) out.__proto__ = { polluted: true };
+        return out;
+      }),
+    );
+    return fc.oneof({ weight: 1, arbitrary: randomJson(2) }, { weight: 9, arbitrary: one });
   }
-  return rng.pick<() => unknown>([
-    () => hostile(rng),
-    () => randomJson(rng, 1),
-    () => rng.pick([0, -1, 1e21, 1e-7, 0.1, 2 ** 53 + 1, 1661123520381 * 1000, 1661123520.381, Number.MAX_VALUE]),
-    () => (typeof v === 'string' ? v + hostile(rng) : v),
-    () => (typeof v === 'string' ? `${v}e5` : v),
-    () => (typeof v === 'string' ? '9'.repeat(rng.pick([20, 400, 5000])) : v),
-  ])();
+  const text = typeof v === 'string' ? v : undefined;
+  return fc.oneof(
+    hostile,
+    randomJson(1),
+    fc.constantFrom(0, -1, 1e21, 1e-7, 0.1, 2 ** 53 + 1, 1661123520381 * 1000, 1661123520.381, Number.MAX_VALUE),
+    text === undefined ? fc.constant(v) : hostile.map((h) => text + h),
+    fc.constant(text === undefined ? v : `${text}e5`),
+    text === undefined ? fc.constant(v) : fc.constantFrom(20, 400, 5000).map((n) => '9'.repeat(n)),
+  );
 }
 
-/** A mutated copy of a text line: JSON mutated as data, or bytes flipped, cut or repeated. */
-function mutateLine(rng: Rng, line: string): string {
-  const colon = line.search(/[{[]/);
-  if (colon >= 0 && rng.chance(0.7)) {
-    try {
-      return line.slice(0, colon) + JSON.stringify(mutate(rng, JSON.parse(line.slice(colon))));
-    } catch {}
+/** A mutated copy of a text line: JSON mutated as data, or bytes cut, inserted, replaced, or a line of noise. */
+function mutatedLine(line: string): fc.Arbitrary<string> {
+  const bytes = fc.oneof(
+    fc.nat(line.length).map((i) => line.slice(0, i)),
+    fc.tuple(fc.nat(line.length), hostile).map(([i, h]) => line.slice(0, i) + h + line.slice(i)),
+    fc.constantFrom('', '"', '\\', ' ', '\u0000').map((c) => line.replace(/[",:]/, c)),
+    unicode(200),
+  );
+  const at = line.search(/[{[]/);
+  if (at < 0) return bytes;
+  let data: unknown;
+  try {
+    data = JSON.parse(line.slice(at));
+  } catch {
+    return bytes;
   }
-  return rng.pick<() => string>([
-    () => line.slice(0, rng.int(0, line.length)),
-    () => {
-      const i = rng.int(0, line.length);
-      return line.slice(0, i) + hostile(rng) + line.slice(i);
-    },
-    () => line.replace(/[",:]/, rng.pick(['', '"', '\\', ' ', '\u0000'])),
-    () => rng.unicode(rng.int(0, 200)),
-  ])();
+  const asData = mutated(data).map((m) => line.slice(0, at) + JSON.stringify(m));
+  return fc.oneof({ weight: 7, arbitrary: asData }, { weight: 3, arbitrary: bytes });
 }
 
-describe(`parser fuzz (FUZZ_SEED=${seed})`, () => {
+/** A line of a recorded session, its "<url> <- <time>: " or "<time>: " prefix cut: a frame as the socket gives it. */
+const frame = (line: string) => line.replace(/^(\S+ <- )?\d+(\.\d+)?: /, '');
+
+const v3Input = fc.oneof(
+  { weight: 9, arbitrary: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...V3_TRADES) }, { weight: 2, arbitrary: fc.constantFrom(...V3) }).chain(mutatedLine).map(frame) },
+  { weight: 1, arbitrary: randomJson(4).map((j) => JSON.stringify(j) ?? '') },
+);
+
+const REPLAY_FORMATS = [
+  { first: JSON_LINE, sample: fc.constant(JSON_LINE) },
+  { first: 'pair,time,price,quantity,side,id', sample: fc.constant(CSV_LINE) },
+  { first: 'pair,time,price,quantity', sample: fc.constant(CSV_LINE.split(',').slice(0, 4).join(',')) },
+  { first: V3[0]!, sample: fc.constantFrom(...V3) },
+  { first: LEGACY[0]!, sample: fc.constantFrom(...LEGACY) },
+];
+
+/** A replay file: its first line, then up to 100 lines, most of them mutated. */
+const replayFile = fc.constantFrom(...REPLAY_FORMATS).chain((format) =>
+  fc.record({
+    first: fc.constant(format.first),
+    lines: fc.array(fc.oneof({ weight: 8, arbitrary: format.sample.chain(mutatedLine) }, { weight: 2, arbitrary: format.sample }), { minLength: 1, maxLength: 100, size: 'max' }),
+  }),
+);
+
+describe('parser fuzz', () => {
   it('Poloniex v3 WebSocket frames and REST bodies: parsed or refused, never thrown, never garbage', () => {
-    onTestFailed(() => console.error(`fuzz failed: rerun with FUZZ_SEED=${seed}`));
-    const rng = new Rng(seed);
-    const failures: string[] = [];
     const kinds = new Set(['trades', 'subscribed', 'pong', 'error', 'unexpected']);
     let valid = 0;
-    for (let i = 0; i < ROUNDS; i++) {
-      const base = rng.chance(0.8) ? rng.pick(V3_TRADES) : rng.pick(V3);
-      const text = rng.chance(0.9) ? mutateLine(rng, base).replace(/^(\S+ <- )?\d+(\.\d+)?: /, '') : JSON.stringify(randomJson(rng, 4)) ?? '';
-      let msg;
-      try {
-        msg = parseWsMessage(text);
-      } catch (e) {
-        failures.push(`parseWsMessage threw ${String(e)}: ${text.slice(0, 300)}`);
-        continue;
-      }
-      if (!kinds.has(msg.kind)) failures.push(`kind ${msg.kind}`);
-      if (msg.kind !== 'trades') continue;
-      for (const raw of msg.trades) {
-        checkTrade(raw, failures, text);
-        valid++;
-      }
-      // The same trades as a REST body (oldest first, the pair from the URL).
-      let body: unknown;
-      try {
-        body = (JSON.parse(text) as { data?: unknown }).data;
-      } catch {}
-      try {
-        for (const raw of parseRestTrades('BTC_USDT', body).trades) checkTrade(raw, failures, text);
-        parseMarkets(body);
-      } catch (e) {
-        if (!(e instanceof RestShapeError)) failures.push(`REST parsers threw ${String(e)}: ${text.slice(0, 300)}`);
-      }
-      for (const raw of msg.trades) {
-        const id = tradeId(raw.id);
-        if (id !== undefined && id < 0n) failures.push(`tradeId ${raw.id} -> ${id}`);
-      }
-    }
-    expect(failures.slice(0, 10)).toEqual([]);
+    fc.assert(
+      fc.property(v3Input, (text) => {
+        const msg = parseWsMessage(text);
+        if (!kinds.has(msg.kind)) throw new Error(`kind ${msg.kind}`);
+        if (msg.kind !== 'trades') return;
+        for (const raw of msg.trades) {
+          checkTrade(raw);
+          valid++;
+        }
+        // The same trades as a REST body (oldest first, the pair from the URL).
+        let body: unknown;
+        try {
+          body = (JSON.parse(text) as { data?: unknown }).data;
+        } catch {}
+        try {
+          for (const raw of parseRestTrades('BTC_USDT', body).trades) checkTrade(raw);
+          parseMarkets(body);
+        } catch (e) {
+          if (!(e instanceof RestShapeError)) throw e;
+        }
+        for (const raw of msg.trades) {
+          const id = tradeId(raw.id);
+          if (id !== undefined && id < 0n) throw new Error(`tradeId ${String(raw.id)} -> ${id}`);
+        }
+      }),
+      fuzzParams(ROUNDS),
+    );
+    // The run reached the trades, not only the refusals.
     expect(valid).toBeGreaterThan(ROUNDS / 10);
   });
 
   it('replay files (JSON lines, CSV, recorded sessions): each line parsed or refused with LineError', () => {
-    onTestFailed(() => console.error(`fuzz failed: rerun with FUZZ_SEED=${seed}`));
-    const rng = new Rng(seed ^ 0x7e91a7);
-    const failures: string[] = [];
-    const formats = [
-      { first: JSON_LINE, sample: () => JSON_LINE },
-      { first: 'pair,time,price,quantity,side,id', sample: () => CSV_LINE },
-      { first: 'pair,time,price,quantity', sample: () => CSV_LINE.split(',').slice(0, 4).join(',') },
-      { first: V3[0]!, sample: () => rng.pick(V3) },
-      { first: LEGACY[0]!, sample: () => rng.pick(LEGACY) },
-    ];
     let trades = 0;
-    for (let round = 0; round < ROUNDS / 100; round++) {
-      const format = rng.pick(formats);
-      const parser = detectFormat(format.first, 1);
-      if (!parser) {
-        failures.push(`no format for ${format.first.slice(0, 80)}`);
-        continue;
-      }
-      for (let n = 2; n < 102; n++) {
-        const line = rng.chance(0.8) ? mutateLine(rng, format.sample()) : format.sample();
-        try {
-          const found = parser.parse(line, n, (reason, sample) => {
-            if (typeof reason !== 'string' || typeof sample !== 'string') failures.push(`reject(${String(reason)}, ${String(sample)})`);
-          });
+    fc.assert(
+      fc.property(replayFile, ({ first, lines }) => {
+        const parser = detectFormat(first, 1);
+        if (!parser) throw new Error(`no format for ${first.slice(0, 80)}`);
+        lines.forEach((line, i) => {
+          let found: RawTrade[];
+          try {
+            found = parser.parse(line, i + 2, (reason, sample) => {
+              if (typeof reason !== 'string' || typeof sample !== 'string') throw new Error(`reject(${String(reason)}, ${String(sample)})`);
+            });
+          } catch (e) {
+            if (e instanceof LineError) return;
+            throw e;
+          }
           for (const raw of found) {
-            checkTrade(raw, failures, line);
+            checkTrade(raw);
             pairOf(raw);
             trades++;
           }
-        } catch (e) {
-          if (!(e instanceof LineError)) failures.push(`${parser.format} threw ${String(e)}: ${line.slice(0, 300)}`);
-        }
-      }
-    }
-    // Odd first lines: a format, or none; never a throw.
-    for (let i = 0; i < 500; i++) {
-      const first = rng.chance(0.5) ? mutateLine(rng, rng.pick(formats).first) : rng.unicode(rng.int(0, 80));
-      try {
-        detectFormat(first, 1);
-        splitCsv(first);
-      } catch (e) {
-        failures.push(`detectFormat threw ${String(e)}: ${first.slice(0, 200)}`);
-      }
-    }
-    expect(failures.slice(0, 10)).toEqual([]);
+        });
+      }),
+      // About 50 lines a file: 4000 lines in all.
+      fuzzParams(ROUNDS / 50),
+    );
     expect(trades).toBeGreaterThan(ROUNDS / 10);
   });
 
+  it('odd first lines of a replay file: a format or none, never a throw', () => {
+    const first = fc.oneof(fc.constantFrom(...REPLAY_FORMATS.map((f) => f.first)).chain(mutatedLine), unicode(80));
+    fc.assert(
+      fc.property(first, (line) => {
+        detectFormat(line, 1);
+        splitCsv(line);
+      }),
+      fuzzParams(500),
+    );
+  });
+
   it('toTick on made-up trades: a valid Tick or a TickError', () => {
-    onTestFailed(() => console.error(`fuzz failed: rerun with FUZZ_SEED=${seed}`));
-    const rng = new Rng(seed ^ 0x71c);
-    const failures: string[] = [];
     const good = { pair: 'BTC_USDT', time: 1661123520381, price: '21614.59', quantity: '0.01149', amount: '248.3516391', side: 'sell', id: '60184114' };
-    for (let i = 0; i < ROUNDS * 2; i++) {
-      // Through JSON text, as every source's input comes: objects get their
-      // usual prototype, and a "__proto__" key stays a plain own key.
-      const raw = JSON.parse(JSON.stringify(rng.chance(0.8) ? mutate(rng, good) : randomJson(rng, 2)) ?? 'null') as RawTrade;
-      if (raw === null || typeof raw !== 'object') continue;
-      checkTrade(raw, failures, JSON.stringify(raw) ?? String(raw));
-    }
-    expect(failures.slice(0, 10)).toEqual([]);
+    // Through JSON text, as every source's input comes: objects get their
+    // usual prototype, and a "__proto__" key stays a plain own key.
+    const raw = fc.oneof({ weight: 8, arbitrary: mutated(good) }, { weight: 2, arbitrary: randomJson(2) }).map((v) => JSON.parse(JSON.stringify(v) ?? 'null') as unknown);
+    fc.assert(
+      fc.property(raw, (r) => {
+        if (r !== null && typeof r === 'object') checkTrade(r as RawTrade);
+      }),
+      fuzzParams(ROUNDS * 2),
+    );
   });
 });

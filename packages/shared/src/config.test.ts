@@ -80,6 +80,15 @@ describe('MAX_LATE and CANDLE_RETENTION', () => {
       [{ CANDLE_RETENTION: '1h=30m' }, /^invalid configuration: CANDLE_RETENTION="1h=30m": .*at least one 1h bucket/],
       [{ CANDLE_RETENTION: '1m=1d,60s=2d' }, /named twice/],
       [{ CANDLE_RETENTION: '2m=1d' }, /^invalid configuration: CANDLE_RETENTION="2m=1d": names 2m, which is not built/],
+      // Found by config.fuzz.test.ts: each of these made two lines, or a line break inside one.
+      [{ CANDLE_RETENTION: '2m=1d,3m=1d,2s=1d' }, /^invalid configuration: CANDLE_RETENTION="2m=1d,3m=1d,2s=1d": names 2m, 3m and 2s, which are not built/],
+      [{ GRACE_MS: '99999999999999999999' }, /^invalid configuration: GRACE_MS="99999999999999999999": a whole number from 0 to 3600000$/],
+      [{ PERIODS: '0ms\n' }, /^invalid configuration: PERIODS="0ms\\n": "0ms\\n" is not a period/],
+      [{ TICK_RETENTION: '1\nh' }, /^invalid configuration: TICK_RETENTION="1\\nh": "1\\nh" is not a duration/],
+      [{ CANDLE_RETENTION: '1m=1d,x\ny' }, /^invalid configuration: CANDLE_RETENTION="1m=1d,x\\ny": "x\\ny" is not <period>=<duration>/],
+      // Past 2^53 ms a duration is no longer exact.
+      [{ TICK_RETENTION: '104249992d' }, /^invalid configuration: TICK_RETENTION="104249992d": "104249992d" is too long a duration$/],
+      [{ CANDLE_RETENTION: '1m=9007199254740992ms' }, /is too long a duration$/],
     ];
     for (const [env, line] of cases) {
       expect(() => parseConfig(full, env), JSON.stringify(env)).toThrow(line);

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
 import { parsePeriod, parsePeriods, periodLabel, type Period } from './period.js';
+import { shown } from './shown.js';
 
 export class ConfigError extends Error {}
 
@@ -16,8 +17,11 @@ const DURATION_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } 
 /** "24h" -> 86400000. */
 export function parseDuration(text: string): number {
   const m = DURATION.exec(text.trim());
-  if (!m) throw new ConfigError(`"${text}" is not a duration: write <n><unit>, unit ms, s, m, h or d (e.g. 24h)`);
-  return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+  if (!m) throw new ConfigError(`${shown(text)} is not a duration: write <n><unit>, unit ms, s, m, h or d (e.g. 24h)`);
+  const ms = Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+  // Past 2^53 ms (285,000 years) the number is no longer exact.
+  if (!Number.isSafeInteger(ms)) throw new ConfigError(`${shown(text)} is too long a duration`);
+  return ms;
 }
 
 /** The longest MAX_LATE: a week. Dedupe ids are kept this long by trade time, and a late trade may revise this far back. */
@@ -26,7 +30,7 @@ export const MAX_LATE_LIMIT_MS = 7 * 86_400_000;
 /** `MAX_LATE`: how late a trade may be and still revise its candle (DESIGN.md, "Time bounds"). */
 export function parseMaxLate(text: string): number {
   const ms = parseDuration(text);
-  if (ms < 1_000 || ms > MAX_LATE_LIMIT_MS) throw new ConfigError(`"${text}" is out of range: from 1s to 7d`);
+  if (ms < 1_000 || ms > MAX_LATE_LIMIT_MS) throw new ConfigError(`${shown(text)} is out of range: from 1s to 7d`);
   return ms;
 }
 
@@ -40,7 +44,7 @@ export function parseCandleRetention(text: string): Map<number, number> {
   for (const part of text.split(',')) {
     if (part.trim() === '') continue;
     const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(part);
-    if (!m) throw new ConfigError(`"${part.trim()}" is not <period>=<duration>: write e.g. 1s=1d,1m=90d`);
+    if (!m) throw new ConfigError(`${shown(part.trim())} is not <period>=<duration>: write e.g. 1s=1d,1m=90d`);
     const period = parsePeriodOrConfigError(m[1]!);
     const keep = parseDuration(m[2]!);
     if (keep < period.ms) throw new ConfigError(`${period.label}=${m[2]}: keep at least one ${period.label} bucket`);
@@ -70,12 +74,11 @@ function parsed<T>(parse: (s: string) => T) {
   });
 }
 
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `a whole number from ${min} to ${max}`).max(max, `a whole number from ${min} to ${max}`));
+const int = (min: number, max: number) => {
+  const rule = `a whole number from ${min} to ${max}`;
+  // .int() has its own message for a number past 2^53 ("Too big: expected int ..."): give it ours.
+  return z.string().regex(/^\d+$/, rule).transform(Number).pipe(z.number().int(rule).min(min, rule).max(max, rule));
+};
 
 const redisUrl = z
   .string()
@@ -117,14 +120,14 @@ export function refineCommon(
   ctx: z.RefinementCtx,
 ): void {
   const built = new Set(env.PERIODS.map((p) => p.ms));
-  for (const ms of env.CANDLE_RETENTION.keys()) {
-    if (!built.has(ms)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CANDLE_RETENTION'],
-        message: `names ${periodLabel(ms)}, which is not built (PERIODS is ${env.PERIODS.map((p) => p.label).join(',')})`,
-      });
-    }
+  const missing = [...env.CANDLE_RETENTION.keys()].filter((ms) => !built.has(ms)).map(periodLabel);
+  if (missing.length > 0) {
+    const which = missing.length === 1 ? `${missing[0]}, which is` : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}, which are`;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CANDLE_RETENTION'],
+      message: `names ${which} not built (PERIODS is ${env.PERIODS.map((p) => p.label).join(',')})`,
+    });
   }
 }
 
@@ -143,13 +146,20 @@ export function parseConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Proces
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
+  // One line per variable, whatever number of checks it failed (a number
+  // can be too big for two checks; CANDLE_RETENTION can name two periods
+  // not built): the promise is one line per bad variable.
+  const reasons = new Map<string, Set<string>>();
+  for (const issue of result.error.issues) {
     const name = String(issue.path[0] ?? '?');
+    reasons.set(name, (reasons.get(name) ?? new Set()).add(issue.message));
+  }
+  const lines = [...reasons].map(([name, why]) => {
     const value = input[name];
     const shown = value === undefined ? '(unset)' : JSON.stringify(redactUrl(value));
-    return `invalid configuration: ${name}=${shown}: ${issue.message}`;
+    return `invalid configuration: ${name}=${shown}: ${[...why].join('; ')}`;
   });
-  throw new ConfigError([...new Set(lines)].join('\n'));
+  throw new ConfigError(lines.join('\n'));
 }
 
 /** A URL with its password replaced, for logs and errors. */

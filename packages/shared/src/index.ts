@@ -12,6 +12,7 @@ export * from './redis.js';
 export * from './scripts.js';
 export * from './status.js';
 export * from './tick.js';
+export * from './time.js';
 export * from './events.js';
 export * from './bounds.js';
 export * from './meta.js';

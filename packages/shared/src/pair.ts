@@ -1,18 +1,27 @@
 /** Pairs are `BASE_QUOTE` in upper case, as Poloniex writes them. */
+import { shown } from './shown.js';
 
 export class PairError extends Error {}
 
-const PAIR = /^([A-Z0-9]{1,20})[_\-/]([A-Z0-9]{1,20})$/;
+const PAIR = /^([A-Za-z0-9]{1,20})[_\-/]([A-Za-z0-9]{1,20})$/;
 
-/** "btc-usdt", "BTC/USDT" and "btc_usdt" all become "BTC_USDT"; throws PairError otherwise. */
+/**
+ * "btc-usdt", "BTC/USDT" and "btc_usdt" all become "BTC_USDT"; throws
+ * PairError otherwise.
+ *
+ * ASCII only, checked before any case mapping: Unicode upper-casing folds
+ * "ſ" (long s) to "S" and "ı" (dotless i) to "I", so "x_uſdt" would become
+ * X_USDT and "ıX_USDT" IX_USDT, another spelling of a real pair. The check
+ * also keeps String.prototype.trim to the ASCII spaces.
+ */
 export function normalizePair(text: string): string {
-  const m = PAIR.exec(text.trim().toUpperCase());
+  const m = /[\u0080-\uffff]/.test(text) ? null : PAIR.exec(text.trim());
   if (!m) {
     throw new PairError(
-      `"${text}" is not a pair: write BASE_QUOTE, e.g. BTC_USDT (BTC-USDT and BTC/USDT are accepted too)`,
+      `${shown(text)} is not a pair: write BASE_QUOTE, 1 to 20 ASCII letters or digits each, e.g. BTC_USDT (BTC-USDT and BTC/USDT are accepted too)`,
     );
   }
-  return `${m[1]}_${m[2]}`;
+  return `${m[1]!.toUpperCase()}_${m[2]!.toUpperCase()}`;
 }
 
 export function isPair(text: string): boolean {

@@ -2,6 +2,7 @@
  * Periods (`1s` ... `1d`) and bucket alignment. A bucket of period P starts
  * at a UTC epoch multiple of P and covers [start, start + P).
  */
+import { shown } from './shown.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -24,12 +25,12 @@ export function parsePeriod(text: string): Period {
   const m = PATTERN.exec(text.trim());
   if (!m) {
     throw new PeriodError(
-      `"${text}" is not a period: write <n><unit> with unit s, m, h or d (1s, 5m, 1h, 1d)`,
+      `${shown(text)} is not a period: write <n><unit> with unit s, m, h or d (1s, 5m, 1h, 1d)`,
     );
   }
   const ms = Number(m[1]) * UNIT_MS[m[2] as Unit];
   if (ms > DAY_MS || DAY_MS % ms !== 0) {
-    throw new PeriodError(`"${text}" does not divide a day evenly`);
+    throw new PeriodError(`${shown(text)} does not divide a day evenly`);
   }
   return { label: periodLabel(ms), ms };
 }

@@ -7,6 +7,8 @@
 import type { Side, Tick } from './candle.js';
 import { DecimalError, canonical, isZero, mul } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
+import { shown } from './shown.js';
+import { parseUtcTime } from './time.js';
 
 export class TickError extends Error {}
 
@@ -35,9 +37,6 @@ const MAX_FRACTION_DIGITS = 24;
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 4_102_444_800_000;
 
-/** A value for an error message: JSON, cut short (a hostile input may be megabytes). */
-const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 64);
-
 function decimal(name: string, v: unknown): string {
   if (typeof v !== 'string' && typeof v !== 'number') throw new TickError(`${name} is missing or not a decimal`);
   try {
@@ -54,13 +53,15 @@ function decimal(name: string, v: unknown): string {
   }
 }
 
+/**
+ * A trade's time: ms (number or digit string) or ISO 8601, UTC unless it
+ * carries an offset (time.ts), and between 2000 and 2100.
+ */
 export function parseTime(v: unknown): number {
-  let t: number;
-  if (typeof v === 'number') t = v;
-  else if (typeof v === 'string' && /^\d+$/.test(v)) t = Number(v);
-  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) t = Date.parse(v);
-  else throw new TickError('time is missing or not ms / ISO 8601');
-  if (!Number.isInteger(t) || t < MIN_TIME || t > MAX_TIME) {
+  if (typeof v !== 'number' && typeof v !== 'string') throw new TickError('time is missing or not ms / ISO 8601');
+  const t = parseUtcTime(v);
+  if (t === undefined && typeof v === 'string' && !/^\d+$/.test(v)) throw new TickError(`time ${shown(v)} is not ms / ISO 8601`);
+  if (t === undefined || t < MIN_TIME || t > MAX_TIME) {
     throw new TickError(`time ${shown(v)} is not a time in ms between 2000 and 2100`);
   }
   return t;
