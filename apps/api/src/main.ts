@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       url: api.url,
       board: api.boardUrl,
       dashboard: `${api.url}/`,
-      redis: config.REDIS_CLUSTER_NODES ?? redactUrl(config.REDIS_URL),
+      redis: redactUrl(config.REDIS_CLUSTER_NODES ?? config.REDIS_URL),
       prefix: config.REDIS_PREFIX,
       periods: config.PERIODS.map((p) => p.label),
     },

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
 import { parsePeriod, parsePeriods, periodLabel, type Period } from './period.js';
+import { redactUrl } from './redact.js';
 
 export class ConfigError extends Error {}
 
@@ -130,6 +131,8 @@ export function refineCommon(
 
 export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };
 
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i;
+
 /**
  * Parses `env` with `schema`. Empty strings count as unset (so `FOO=` in a
  * .env file means "the default"). Throws ConfigError with one line per bad
@@ -146,15 +149,11 @@ export function parseConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Proces
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '?');
     const value = input[name];
-    const shown = value === undefined ? '(unset)' : JSON.stringify(redactUrl(value));
+    // Any value may be a URL with a password in it; one named for a secret is never shown.
+    const shown = value === undefined ? '(unset)' : SECRET_NAME.test(name) ? '(not shown)' : JSON.stringify(redactUrl(value));
     return `invalid configuration: ${name}=${shown}: ${issue.message}`;
   });
   throw new ConfigError([...new Set(lines)].join('\n'));
-}
-
-/** A URL with its password replaced, for logs and errors. */
-export function redactUrl(value: string): string {
-  return value.replace(/^(\w+:\/\/)([^@/]*):([^@/]*)@/, '$1$2:***@');
 }
 
 /** For main(): parse or print the lines and exit 1. */

@@ -8,6 +8,7 @@ export * from './keys.js';
 export * from './logger.js';
 export * from './pair.js';
 export * from './period.js';
+export * from './redact.js';
 export * from './redis.js';
 export * from './scripts.js';
 export * from './status.js';
