@@ -16,6 +16,7 @@ import {
   closeRedis,
   createLogger,
   createRedis,
+  onLibraryError,
   planPeriods,
   type Logger,
 } from '@candlestack/shared';
@@ -104,8 +105,8 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     closers.push({ what: 'bullmq redis', close: () => closeRedis(bullRedis) });
     // The board only reads the queue; the worker owns it (and its meta hash).
     const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix(), skipMetasUpdate: true });
-    // An EventEmitter's unheard 'error' would crash the process; the client's own listener already logs outages.
-    queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
+    // Unheard, BullMQ prints its errors with console.error (the AUTH password included).
+    onLibraryError(queue, log, 'board queue');
     closers.push({ what: 'queue', close: () => queue.close() });
 
     const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));

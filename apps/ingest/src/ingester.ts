@@ -14,6 +14,7 @@ import {
   TickError,
   createRedis,
   closeRedis,
+  onLibraryError,
   planPeriods,
   toTick,
   type Logger,
@@ -174,6 +175,7 @@ export class Ingester {
     if (!this.queue) {
       const conn = createRedis(this.config, 'bullmq');
       this.queue = { conn, queue: new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() }) };
+      onLibraryError(this.queue.queue, this.log, 'close queue');
     }
     await this.queue.queue.add('close after replay', { all: true }, { removeOnComplete: 100, removeOnFail: 500 });
   }

@@ -1,10 +1,10 @@
 /** The worker process: `pnpm --filter ./apps/worker dev`. */
-import { createLogger, loadConfig } from '@candlestack/shared';
+import { configSecrets, createLogger, loadConfig } from '@candlestack/shared';
 import { workerEnv } from './env.js';
 import { startWorker } from './worker.js';
 
 const config = loadConfig(workerEnv);
-const log = createLogger('worker', config.LOG_LEVEL);
+const log = createLogger('worker', config.LOG_LEVEL, undefined, configSecrets(config));
 const worker = await startWorker(config, log);
 
 let stopping = false;
