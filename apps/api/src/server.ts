@@ -141,6 +141,9 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
     const url = `http://${host}:${address.port}`;
+    if (!credentials) {
+      log.warn(`Bull Board at ${url}${BOARD_PATH} is open to anyone on this machine (no ADMIN_USER/ADMIN_PASSWORD): set them to require a password`);
+    }
     return { url, boardUrl: `${url}${BOARD_PATH}`, server, app, close };
   } catch (err) {
     await close();
