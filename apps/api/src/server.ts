@@ -28,6 +28,7 @@ import { boardAccess, BOARD_PATH } from './board.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { ApiConfig } from './env.js';
 import { answerClientError, refuseConnect } from './guards/client-error.js';
+import { DEFAULT_HTTP_TIMEOUTS, applyIdleTimeout, timeoutOptions, type HttpTimeouts } from './guards/http-timeouts.js';
 import { STARTUP_GRACE_MS } from './readiness.js';
 
 export interface StartOptions {
@@ -39,6 +40,8 @@ export interface StartOptions {
   readonly dashboard?: RequestHandler;
   /** WebSocket limits (tests make them small). */
   readonly liveLimits?: Partial<LiveLimits>;
+  /** How long a client may take (guards/http-timeouts.ts; tests make them small). */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
 
 export interface RunningApi {
@@ -131,7 +134,9 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
       dashboard: opts.dashboard ?? createDashboard(),
     });
     // Host is checked by the app (guards/request-limits.ts), which answers in JSON.
-    const server = createServer({ requireHostHeader: false }, app);
+    const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.httpTimeouts };
+    const server = createServer({ requireHostHeader: false, ...timeoutOptions(timeouts) }, app);
+    applyIdleTimeout(server, timeouts);
     server.on('clientError', answerClientError);
     server.on('connect', refuseConnect);
     const address = await listen(server, config.PORT, config.HOST);
