@@ -60,6 +60,12 @@ describe('config', () => {
       expect(message, url).not.toMatch(/s3c|ret/);
     }
   });
+  it('refuses a password in REDIS_CLUSTER_NODES, without showing it', () => {
+    expect(() => parseConfig(schema, { REDIS_CLUSTER_NODES: 'h1:7000,s3cret@h2:7001' })).toThrow(
+      /^invalid configuration: REDIS_CLUSTER_NODES="h1:\*\*\*@h2:7001": host:port,host:port,\.\.\. \(no user or password\)$/,
+    );
+    expect(parseConfig(schema, { REDIS_CLUSTER_NODES: 'h1:7000,h2:7001' }).REDIS_CLUSTER_NODES).toBe('h1:7000,h2:7001');
+  });
   it('never shows the value of a variable named for a secret', () => {
     const withSecret = z.object({ ...commonEnv, SOME_PASSWORD: z.string().regex(/^\d+$/, 'digits') });
     expect(() => parseConfig(withSecret, { SOME_PASSWORD: 's3cret' })).toThrow(/^invalid configuration: SOME_PASSWORD=\(not shown\): digits$/);

@@ -85,9 +85,11 @@ const redisUrl = z
 /** Fields every app reads. */
 export const commonEnv = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  // No `@`: a password written here (`pw@host:port`) would be taken for a
+  // host name, and shown in every connection error.
   REDIS_CLUSTER_NODES: z
     .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'host:port,host:port,...')
+    .regex(/^[^\s,:@]+:\d+(,[^\s,:@]+:\d+)*$/, 'host:port,host:port,... (no user or password)')
     .optional(),
   REDIS_PREFIX: z
     .string()
