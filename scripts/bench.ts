@@ -18,6 +18,7 @@ import {
   closeLimits,
   parsePeriods,
   planPeriods,
+  redactUrl,
   type Tick,
 } from '@candlestack/shared';
 
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < ticks.length; i += BATCH) batches.push({ pair, ticks: ticks.slice(i, i + BATCH) });
   }
   const total = perPair * PAIRS;
-  console.log(`candlestack bench: ${fmt(total)} ticks over ${fmt(PAIRS)} pairs, periods ${plan.periods.map((p) => p.label).join(',')} (base ${plan.baseMs / 1000}s), Redis ${url}`);
+  console.log(`candlestack bench: ${fmt(total)} ticks over ${fmt(PAIRS)} pairs, periods ${plan.periods.map((p) => p.label).join(',')} (base ${plan.baseMs / 1000}s), Redis ${redactUrl(url)}`);
   const info0 = await redis.info('commandstats');
 
   await timed('ingest (add-ticks, new trades)', total, 'ticks', async () => {

@@ -7,6 +7,8 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
+// By path, as in dev.ts: no build of @candlestack/shared is needed.
+import { redactText } from '../packages/shared/src/redact.js';
 
 export type Probe =
   | { readonly state: 'up' }
@@ -35,7 +37,7 @@ export async function probeRedis(url: string, timeoutMs = 1500): Promise<Probe> 
     return { state: 'up' };
   } catch (err) {
     const why = (err as Error).name === 'ReplyError' ? (err as Error) : (cause ?? (err as Error));
-    return { state: why.name === 'ReplyError' ? 'refused' : 'down', reason: why.message || String(err) };
+    return { state: why.name === 'ReplyError' ? 'refused' : 'down', reason: redactText(why.message || String(err)) };
   } finally {
     redis.disconnect();
   }

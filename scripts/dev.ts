@@ -15,6 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+// By path: `pnpm dev` runs without the `development` condition, where
+// @candlestack/shared means its build (dist/), which need not exist yet.
+import { redactUrl } from '../packages/shared/src/redact.js';
 import { box, pipeLines, say } from './dev-log.js';
 import { onPath, probeRedis, startRedisServer, type OwnRedis } from './dev-redis.js';
 
@@ -27,16 +30,6 @@ const STOP_TIMEOUT_MS = 5_000;
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The URL without its password, for printing. */
-function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 function fail(message: string): never {
   say(message, process.stderr);
@@ -64,7 +57,7 @@ async function ensureRedis(): Promise<void> {
   const cluster = env('REDIS_CLUSTER_NODES');
   const userUrl = env('REDIS_URL');
   const url = cluster ? `redis://${cluster.split(',')[0]}` : (userUrl ?? DEFAULT_REDIS_URL);
-  const shown = safeUrl(url);
+  const shown = redactUrl(url);
   const probe = await probeRedis(url);
   if (probe.state === 'up') return say(`Redis answers at ${shown}`);
   if (probe.state === 'refused') fail(`Redis at ${shown} answered with an error: ${probe.reason}`);

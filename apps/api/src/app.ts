@@ -9,6 +9,7 @@ import type { CandleStore, Logger, RedisClient, Stats } from '@candlestack/share
 import { boardRouter, type AdminCredentials } from './board.js';
 import type { ApiConfig } from './env.js';
 import { errorHandler, notFound } from './errors.js';
+import { ADMIN_PREFIX, adminDoors } from './guards/admin-doors.js';
 import { httpGuards } from './guards/http-guards.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
@@ -63,6 +64,8 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(candlesRouter(deps.store, periods));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
+  // Before the board and the dead-letter route: other sites' requests never reach them.
+  app.use(ADMIN_PREFIX, adminDoors(deps.credentials === undefined));
   app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' }), () => deps.redis.status === 'ready'));
   app.use(deadLetterRouter(deps.redis, deps.store.keys, deps.credentials));
   if (deps.dashboard) app.use(deps.dashboard);

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'headers_too_large'
   | 'request_timeout'
   | 'forbidden_origin'
+  | 'forbidden_host'
   | 'too_many_connections'
   | 'unavailable'
   | 'internal';

@@ -2,12 +2,12 @@
  * The API process: `pnpm --filter ./apps/api dev` (or `start`). Exits 1 on a
  * bad configuration with one line saying what is wrong.
  */
-import { ConfigError, createLogger, loadConfig, redactUrl } from '@candlestack/shared';
+import { ConfigError, configSecrets, createLogger, loadConfig, redactUrl } from '@candlestack/shared';
 import { apiEnv } from './env.js';
 import { startApi } from './server.js';
 
 const config = loadConfig(apiEnv);
-const log = createLogger('api', config.LOG_LEVEL);
+const log = createLogger('api', config.LOG_LEVEL, undefined, configSecrets(config));
 
 async function main(): Promise<void> {
   let api;
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
       url: api.url,
       board: api.boardUrl,
       dashboard: `${api.url}/`,
-      redis: config.REDIS_CLUSTER_NODES ?? redactUrl(config.REDIS_URL),
+      redis: redactUrl(config.REDIS_CLUSTER_NODES ?? config.REDIS_URL),
       prefix: config.REDIS_PREFIX,
       periods: config.PERIODS.map((p) => p.label),
     },

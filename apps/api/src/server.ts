@@ -18,6 +18,7 @@ import {
   closeRedis,
   createLogger,
   createRedis,
+  onLibraryError,
   planPeriods,
   type Logger,
 } from '@candlestack/shared';
@@ -29,6 +30,7 @@ import { boardAccess, BOARD_PATH } from './board.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { ApiConfig } from './env.js';
 import { answerClientError, refuseConnect } from './guards/client-error.js';
+import { DEFAULT_HTTP_TIMEOUTS, applyIdleTimeout, timeoutOptions, type HttpTimeouts } from './guards/http-timeouts.js';
 import { STARTUP_GRACE_MS } from './readiness.js';
 
 export interface StartOptions {
@@ -46,6 +48,8 @@ export interface StartOptions {
    * prints the line and exits). Default: log it.
    */
   readonly onFatal?: (err: ConfigError) => void;
+  /** How long a client may take (guards/http-timeouts.ts; tests make them small). */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
 
 export interface RunningApi {
@@ -112,8 +116,8 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     closers.push({ what: 'bullmq redis', close: () => closeRedis(bullRedis) });
     // The board only reads the queue; the worker owns it (and its meta hash).
     const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix(), skipMetasUpdate: true });
-    // An EventEmitter's unheard 'error' would crash the process; the client's own listener already logs outages.
-    queue.on('error', (err) => log.debug({ err: err.message, queue: CLOSE_QUEUE }, 'queue error'));
+    // Unheard, BullMQ prints its errors with console.error (the AUTH password included).
+    onLibraryError(queue, log, 'board queue');
     closers.push({ what: 'queue', close: () => queue.close() });
 
     const plan = planPeriods(config.PERIODS);
@@ -151,7 +155,9 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
       dashboard: opts.dashboard ?? createDashboard(),
     });
     // Host is checked by the app (guards/request-limits.ts), which answers in JSON.
-    const server = createServer({ requireHostHeader: false }, app);
+    const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.httpTimeouts };
+    const server = createServer({ requireHostHeader: false, ...timeoutOptions(timeouts) }, app);
+    applyIdleTimeout(server, timeouts);
     server.on('clientError', answerClientError);
     server.on('connect', refuseConnect);
     const address = await listen(server, config.PORT, config.HOST);
@@ -161,6 +167,9 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
     const url = `http://${host}:${address.port}`;
+    if (!credentials) {
+      log.warn(`Bull Board at ${url}${BOARD_PATH} is open to anyone on this machine (no ADMIN_USER/ADMIN_PASSWORD): set them to require a password`);
+    }
     return { url, boardUrl: `${url}${BOARD_PATH}`, server, app, close };
   } catch (err) {
     await close();

@@ -51,3 +51,44 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 5_
 export function rawGet(url: string, target: string, method = 'GET', extra = ''): Promise<RawResponse> {
   return rawRequest(url, `${method} ${target} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n${extra}\r\n`);
 }
+
+export interface SlowClientResult {
+  /** ms from connecting to the server closing the connection. */
+  readonly closedAfterMs: number;
+  /** Everything the server sent. */
+  readonly received: string;
+  /** How many times `drip` was written before the close. */
+  readonly drips: number;
+}
+
+/**
+ * A slow client: connects, writes `first`, then `drip` every `everyMs` (if
+ * given) until the server closes the connection; gives up after `giveUpMs`.
+ */
+export function slowClient(url: string, first: string, drip?: { readonly data: string; readonly everyMs: number }, giveUpMs = 10_000): Promise<SlowClientResult> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ''));
+    let received = '';
+    let drips = 0;
+    const timer = drip
+      ? setInterval(() => {
+          socket.write(drip.data);
+          drips++;
+        }, drip.everyMs)
+      : undefined;
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`still open after ${giveUpMs} ms`));
+    }, giveUpMs);
+    socket.on('data', (d) => (received += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(giveUp);
+      resolve({ closedAfterMs: Date.now() - started, received, drips });
+    });
+    if (first) socket.write(first);
+  });
+}

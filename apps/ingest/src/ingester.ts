@@ -19,6 +19,7 @@ import {
   createRedis,
   closeRedis,
   cut,
+  onLibraryError,
   planPeriods,
   reasonKind,
   toTick,
@@ -326,9 +327,8 @@ export class Ingester {
     // Close now rather than at the next scheduled run (up to a period away).
     if (!this.queue) {
       const conn = createRedis(this.config, 'bullmq');
-      const queue = new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() });
-      queue.on('error', (err) => this.log.debug({ err: err.message }, 'close queue error'));
-      this.queue = { conn, queue };
+      this.queue = { conn, queue: new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() }) };
+      onLibraryError(this.queue.queue, this.log, 'close queue');
     }
     await this.queue.queue.add('close after replay', { all: true }, { removeOnComplete: 100, removeOnFail: 500 });
   }

@@ -1,11 +1,11 @@
 /** The ingester process: `pnpm --filter ./apps/ingest dev`. */
-import { ConfigError, createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, configSecrets, createLogger, loadConfig } from '@candlestack/shared';
 import { ingestEnv } from './env.js';
 import { Ingester } from './ingester.js';
 import { SourceConfigError, createSource } from './sources/index.js';
 
 const config = loadConfig(ingestEnv);
-const log = createLogger('ingest', config.LOG_LEVEL);
+const log = createLogger('ingest', config.LOG_LEVEL, undefined, configSecrets(config));
 
 let source;
 try {

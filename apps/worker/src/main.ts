@@ -1,10 +1,10 @@
 /** The worker process: `pnpm --filter ./apps/worker dev`. */
-import { ConfigError, createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, configSecrets, createLogger, loadConfig } from '@candlestack/shared';
 import { workerEnv } from './env.js';
 import { startWorker } from './worker.js';
 
 const config = loadConfig(workerEnv);
-const log = createLogger('worker', config.LOG_LEVEL);
+const log = createLogger('worker', config.LOG_LEVEL, undefined, configSecrets(config));
 let worker;
 try {
   worker = await startWorker(config, log);

@@ -11,8 +11,10 @@ import {
   checkMetaWhenReady,
   closeRedis,
   createRedis,
+  onLibraryError,
   periodLabel,
   planPeriods,
+  redactText,
   type Logger,
   type PeriodPlan,
   type RedisClient,
@@ -75,6 +77,8 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   const closer = new Closer(redis, keys, plan, config.GRACE_MS, log, config.CANDLE_RETENTION);
   const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
   const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
+  // Before any call: without it BullMQ prints connection errors with console.error, the AUTH password included.
+  onLibraryError(queue, log, 'close queue');
   const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
 
   const wanted = new Set(plan.periods.map((p) => schedulerId(p.ms)));
@@ -106,8 +110,8 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
     },
     { ...queueOpts, connection: createRedis(config, 'bullmq'), concurrency: 1 },
   );
-  worker.on('failed', (job, err) => log.error({ job: job?.name, err: err.message }, 'close job failed (will retry)'));
-  worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => log.error({ job: job?.name, err: redactText(err.message) }, 'close job failed (will retry)'));
+  onLibraryError(worker, log, 'close worker');
   log.info({ periods: plan.periods.map((p) => p.label), baseMs: plan.baseMs, graceMs: config.GRACE_MS }, 'close schedulers in place');
 
   let closing: Promise<void> | undefined;

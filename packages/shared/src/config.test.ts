@@ -48,6 +48,27 @@ describe('config', () => {
   it('never shows a password from a URL', () => {
     expect(() => parseConfig(schema, { REDIS_URL: 'redis://user:s3cret@ host' })).toThrow(/user:\*\*\*@/);
     expect(() => parseConfig(schema, { REDIS_URL: 'redis://user:s3cret@ host' })).not.toThrow(/s3cret/);
+    // Each of these passwords makes the URL invalid, so the value is shown in the error.
+    for (const url of ['redis://user:s3c/ret@host:6379', 'redis://:s3c/ret@host', 'redis://:s3cret', 'redis://h?password=s3c ret']) {
+      let message = '';
+      try {
+        parseConfig(schema, { REDIS_URL: url });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message, url).toMatch(/^invalid configuration: REDIS_URL="redis:\/\/.*\*\*\*/);
+      expect(message, url).not.toMatch(/s3c|ret/);
+    }
+  });
+  it('refuses a password in REDIS_CLUSTER_NODES, without showing it', () => {
+    expect(() => parseConfig(schema, { REDIS_CLUSTER_NODES: 'h1:7000,s3cret@h2:7001' })).toThrow(
+      /^invalid configuration: REDIS_CLUSTER_NODES="h1:\*\*\*@h2:7001": host:port,host:port,\.\.\. \(no user or password\)$/,
+    );
+    expect(parseConfig(schema, { REDIS_CLUSTER_NODES: 'h1:7000,h2:7001' }).REDIS_CLUSTER_NODES).toBe('h1:7000,h2:7001');
+  });
+  it('never shows the value of a variable named for a secret', () => {
+    const withSecret = z.object({ ...commonEnv, SOME_PASSWORD: z.string().regex(/^\d+$/, 'digits') });
+    expect(() => parseConfig(withSecret, { SOME_PASSWORD: 's3cret' })).toThrow(/^invalid configuration: SOME_PASSWORD=\(not shown\): digits$/);
   });
   it('parses durations', () => {
     expect(parseDuration('90s')).toBe(90_000);

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
 import { parsePeriod, parsePeriods, periodLabel, type Period } from './period.js';
+import { redactUrl } from './redact.js';
 import { shown } from './shown.js';
 
 export class ConfigError extends Error {}
@@ -87,9 +88,11 @@ const redisUrl = z
 /** Fields every app reads. */
 export const commonEnv = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  // No `@`: a password written here (`pw@host:port`) would be taken for a
+  // host name, and shown in every connection error.
   REDIS_CLUSTER_NODES: z
     .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'host:port,host:port,...')
+    .regex(/^[^\s,:@]+:\d+(,[^\s,:@]+:\d+)*$/, 'host:port,host:port,... (no user or password)')
     .optional(),
   REDIS_PREFIX: z
     .string()
@@ -133,6 +136,10 @@ export function refineCommon(
 
 export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };
 
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i;
+/** Variables that hold addresses, where a password may hide (`redis://:pw@host`). */
+const ADDRESS_NAME = /URL|NODES/i;
+
 /**
  * Parses `env` with `schema`. Empty strings count as unset (so `FOO=` in a
  * .env file means "the default"). Throws ConfigError with one line per bad
@@ -156,15 +163,18 @@ export function parseConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Proces
   }
   const lines = [...reasons].map(([name, why]) => {
     const value = input[name];
-    const shown = value === undefined ? '(unset)' : JSON.stringify(redactUrl(value));
-    return `invalid configuration: ${name}=${shown}: ${[...why].join('; ')}`;
+    // An address may hold a password: shown redacted. One named for a
+    // secret is never shown. Others are shown as given, so the line says
+    // exactly what was wrong.
+    const text =
+      value === undefined
+        ? '(unset)'
+        : SECRET_NAME.test(name)
+          ? '(not shown)'
+          : JSON.stringify(ADDRESS_NAME.test(name) ? redactUrl(value) : value);
+    return `invalid configuration: ${name}=${text}: ${[...why].join('; ')}`;
   });
   throw new ConfigError(lines.join('\n'));
-}
-
-/** A URL with its password replaced, for logs and errors. */
-export function redactUrl(value: string): string {
-  return value.replace(/^(\w+:\/\/)([^@/]*):([^@/]*)@/, '$1$2:***@');
 }
 
 /** For main(): parse or print the lines and exit 1. */

@@ -3,7 +3,7 @@
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { redactUrl } from './config.js';
+import { redactText, redactUrl } from './redact.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -52,14 +52,14 @@ export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger)
     client = new Redis(config.REDIS_URL, options);
   }
   if (log) {
-    const where = config.REDIS_CLUSTER_NODES ?? redactUrl(config.REDIS_URL);
+    const where = redactUrl(config.REDIS_CLUSTER_NODES ?? config.REDIS_URL);
     let down = false;
     client.on('ready', () => {
       if (down) log.info({ redis: where, role }, 'redis is back');
       down = false;
     });
     client.on('error', (err: Error) => {
-      if (!down) log.warn({ redis: where, role, err: err.message }, 'redis unreachable, retrying');
+      if (!down) log.warn({ redis: where, role, err: redactText(err.message) }, 'redis unreachable, retrying');
       down = true;
     });
   } else {
