@@ -155,6 +155,34 @@ describe('Lua store', () => {
   });
 });
 
+describe('CANDLE_RETENTION', () => {
+  it('trims closed candles older than the retention, keeping the close flat buckets after them carry', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const plan = planPeriods(parsePeriods('1s,5s'));
+    const store = new CandleStore(redis, keys, plan, { maxLateMs: 5_000, candleRetention: new Map([[1000, 12_000], [5000, 20_000]]) });
+    // Trades in seconds 0..39, then none: the pair is quiet for 20 s.
+    const ticks = makeTicks(400, 40_000, 21);
+    await store.addTicks('A_B', ticks, { clock: T0 + 40_000 });
+    const end = T0 + 59_999;
+    await store.closePair('A_B', closeLimits(plan, replayAt(end, true), 0));
+    for (const [ms, keep] of [[1000, 12_000], [5000, 20_000]] as const) {
+      const closedThrough = Math.floor(end / ms) * ms;
+      const cutoff = closedThrough + ms - keep;
+      const all = candlesFromTicks(ticks, ms, closedThrough).map(strip);
+      // What is served: the buckets inside the retention, flat ones at the
+      // close of the last traded candle, which was before the cutoff.
+      expect(await allClosed(store, 'A_B', ms), `${ms}`).toEqual(all.filter((c) => c.time >= cutoff));
+      // What is stored: the traded candles inside, and the newest one before.
+      const stored = (await redis.zrange(keys.candles('A_B', ms), '0', '-1', 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
+      const traded = all.filter((c) => c.trades > 0).map((c) => c.time);
+      const before = traded.filter((t) => t < cutoff);
+      expect(stored, `${ms}`).toEqual([...before.slice(-1), ...traded.filter((t) => t >= cutoff)]);
+    }
+  });
+});
+
 describe('tick retention and MAX_LATE', () => {
   function smallStore(opts: { tickRetentionMs?: number; maxLateMs?: number }) {
     const prefix = testPrefix('store');

@@ -80,6 +80,8 @@ export class Ingester {
     private readonly config: IngestConfig,
     private readonly source: Source,
     private readonly log: Logger,
+    /** The wall clock (tests fix it to check the time bounds to the millisecond). */
+    private readonly wallClock: () => number = Date.now,
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config, 'command', log.child({ component: 'redis' }));
@@ -175,7 +177,7 @@ export class Ingester {
       r.next = Math.max(r.next, replay.mark.pos, last === undefined ? -1 : last + 1);
     }
     const out: Pending[] = [];
-    const wall = Date.now();
+    const wall = this.wallClock();
     for (let i = 0; i < raw.length; i++) {
       const pos = replay?.positions[i];
       let tick;

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { either, fuzzParams, hostile } from '../../../test/support/fuzz.js';
 import { ConfigError, MAX_LATE_LIMIT_MS, commonEnv, pairsEnv, parseConfig, refineCommon } from './config.js';
-import { DAY_MS, periodLabel } from './period.js';
+import { DAY_MS, periodLabel, planPeriods } from './period.js';
 
 /** As the ingester composes it: every common field, PAIRS, and the rules across fields. */
 const schema = z.object({ ...commonEnv, PAIRS: pairsEnv }).superRefine(refineCommon);
@@ -95,6 +95,10 @@ function configProblem(c: Config): string | undefined {
   for (const [ms, keep] of c.CANDLE_RETENTION) {
     if (!periods.includes(ms)) return `CANDLE_RETENTION names ${ms} ms, which is not built`;
     if (!Number.isSafeInteger(keep) || keep < ms) return `CANDLE_RETENTION keeps ${periodLabel(ms)} for ${keep} ms, less than one bucket`;
+    const users = planPeriods(c.PERIODS).chain.filter((x) => x.sourceMs === ms);
+    for (const u of users) {
+      if (keep < c.MAX_LATE + u.ms) return `CANDLE_RETENTION keeps ${periodLabel(ms)} for ${keep} ms, less than MAX_LATE + ${periodLabel(u.ms)} (rolled up from it)`;
+    }
   }
   if (!Number.isInteger(c.MAX_LATE) || c.MAX_LATE < 1000 || c.MAX_LATE > MAX_LATE_LIMIT_MS) return `MAX_LATE ${c.MAX_LATE}`;
   if (!Number.isSafeInteger(c.TICK_RETENTION) || c.TICK_RETENTION < 0) return `TICK_RETENTION ${c.TICK_RETENTION}`;

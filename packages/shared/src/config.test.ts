@@ -90,6 +90,8 @@ describe('MAX_LATE and CANDLE_RETENTION', () => {
       [1000, 86_400_000],
       [60_000, 90 * 86_400_000],
     ]);
+    // The longest period keeps as little as one bucket: nothing is rolled up from it.
+    expect(parseConfig(full, { PERIODS: '1m,1h', CANDLE_RETENTION: '1h=1h,1m=25h' }).CANDLE_RETENTION.get(3_600_000)).toBe(3_600_000);
     expect(c.MAX_LATE).toBe(7_200_000);
   });
   it('stop with one line on a bad value', () => {
@@ -101,6 +103,10 @@ describe('MAX_LATE and CANDLE_RETENTION', () => {
       [{ CANDLE_RETENTION: '1h=30m' }, /^invalid configuration: CANDLE_RETENTION="1h=30m": .*at least one 1h bucket/],
       [{ CANDLE_RETENTION: '1m=1d,60s=2d' }, /named twice/],
       [{ CANDLE_RETENTION: '2m=1d' }, /^invalid configuration: CANDLE_RETENTION="2m=1d": names 2m, which is not built/],
+      [
+        { CANDLE_RETENTION: '1m=1d' },
+        /^invalid configuration: CANDLE_RETENTION="1m=1d": 1m must keep at least MAX_LATE \+ 5m .*: 1m=1445m or more$/,
+      ],
       // Found by config.fuzz.test.ts: each of these made two lines, or a line break inside one.
       [{ CANDLE_RETENTION: '2m=1d,3m=1d,2s=1d' }, /^invalid configuration: CANDLE_RETENTION="2m=1d,3m=1d,2s=1d": names 2m, 3m and 2s, which are not built/],
       [{ GRACE_MS: '99999999999999999999' }, /^invalid configuration: GRACE_MS="99999999999999999999": a whole number from 0 to 3600000$/],

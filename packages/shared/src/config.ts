@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
-import { parsePeriod, parsePeriods, periodLabel, type Period } from './period.js';
+import { parsePeriod, parsePeriods, periodLabel, planPeriods, type Period } from './period.js';
 import { redactUrl } from './redact.js';
 import { shown } from './shown.js';
 
@@ -119,7 +119,11 @@ export const pairsEnv = parsed<string[] | 'all'>((s) => {
  * CANDLE_RETENTION names must be built.
  */
 export function refineCommon(
-  env: { readonly PERIODS: readonly Period[]; readonly CANDLE_RETENTION: ReadonlyMap<number, number> },
+  env: {
+    readonly PERIODS: readonly Period[];
+    readonly CANDLE_RETENTION: ReadonlyMap<number, number>;
+    readonly MAX_LATE: number;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const built = new Set(env.PERIODS.map((p) => p.ms));
@@ -131,7 +135,28 @@ export function refineCommon(
       path: ['CANDLE_RETENTION'],
       message: `names ${which} not built (PERIODS is ${env.PERIODS.map((p) => p.label).join(',')})`,
     });
+    return;
   }
+  // A period that longer ones are rolled up from must keep its candles as
+  // long as a late trade can still revise one of those: MAX_LATE plus the
+  // longest period built from it.
+  const plan = planPeriods(env.PERIODS);
+  const short: string[] = [];
+  for (const [ms, keep] of env.CANDLE_RETENTION) {
+    const users = plan.chain.filter((c) => c.sourceMs === ms).map((c) => c.ms);
+    if (users.length === 0) continue;
+    const need = env.MAX_LATE + Math.max(...users);
+    if (keep < need) short.push(`${periodLabel(ms)} must keep at least MAX_LATE + ${periodLabel(Math.max(...users))} (${periodLabel(Math.max(...users))} candles are rolled up from it and a late trade may revise them): ${periodLabel(ms)}=${durationLabel(need)} or more`);
+  }
+  if (short.length > 0) ctx.addIssue({ code: 'custom', path: ['CANDLE_RETENTION'], message: short.join('; ') });
+}
+
+/** A duration in the largest whole unit: 90000000 -> "25h". */
+function durationLabel(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };

@@ -92,6 +92,8 @@ export interface PipelineOptions {
   /** Reuse a prefix (a restart); it is then not deleted by close(). */
   readonly prefix?: string;
   readonly log?: CapturedLog;
+  /** The ingester's wall clock (default Date.now). */
+  readonly wallClock?: () => number;
 }
 
 export async function startPipeline(source: Source, opts: PipelineOptions = {}): Promise<Pipeline> {
@@ -108,7 +110,7 @@ export async function startPipeline(source: Source, opts: PipelineOptions = {}):
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
   const worker = opts.worker === false ? undefined : await startWorker(config, log.logger.child({ app: 'worker' }));
-  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }));
+  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), opts.wallClock);
   let closing: Promise<void> | undefined;
   const p: Pipeline = {
     prefix,

@@ -45,7 +45,10 @@ end
 local st = redis.call('HMGET', KEYS[1], unpack(fields))
 local first = tonumber(st[1])
 if first == nil then return { 0, 0, 0 } end
-for k = 1, n do L[k].closed = tonumber(st[1 + k]) end
+for k = 1, n do
+  L[k].closed = tonumber(st[1 + k])
+  L[k].closed0 = L[k].closed
+end
 
 local closedCount, revisedCount, more = 0, 0, 0
 local events = {}
@@ -153,10 +156,10 @@ for _, p in ipairs(L) do
       end
     end
     local start = p.closed and (p.closed + p.ms) or (math.floor(first / p.ms) * p.ms)
-    if s and not p.closed and s.keep and s.closed then
+    if s and not p.closed and s.keep and s.closed0 then
       -- A period new to this deployment starts where its source's candles
-      -- are still kept.
-      local kept = math.ceil((s.closed + s.ms - s.keep) / p.ms) * p.ms
+      -- are still all kept (earlier calls trimmed the older ones).
+      local kept = math.ceil((s.closed0 + s.ms - s.keep) / p.ms) * p.ms
       if kept > start then start = kept end
     end
     local upto = lim
