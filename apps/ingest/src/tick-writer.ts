@@ -11,7 +11,7 @@
  * retried for ever. Each pair's batch is written on its own: a failing pair
  * never holds up the others.
  */
-import type { CounterName, Logger, Stats, Tick, TickStore } from '@candlestack/shared';
+import { isScriptFault, type CounterName, type Logger, type Stats, type Tick, type TickStore } from '@candlestack/shared';
 import type { DeadLetters } from './dead-letters.js';
 
 /** Most ticks a finite source (a replay) has waiting at once: enough to keep every pair's writes busy. */
@@ -35,19 +35,6 @@ export interface TickWriterOptions {
   readonly flushMs: number;
   /** Called after a flush with the latest trade time written so far. */
   readonly onFlushed?: (maxTime: number) => Promise<void>;
-}
-
-/**
- * True for an error the script raised on the data it was given (a Lua
- * runtime error, a wrong type), which retrying cannot cure; false for a
- * connection lost, Redis out of memory, busy, loading or read-only, which
- * retrying can.
- */
-export function isScriptFault(err: unknown): boolean {
-  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
-  const m = err.message;
-  if (/^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOSCRIPT|MISCONF|NOREPLICAS|EXECABORT)\b/.test(m)) return false;
-  return /^(ERR|WRONGTYPE)\b/.test(m) && /script|user_script|WRONGTYPE/i.test(m);
 }
 
 export class TickWriter {

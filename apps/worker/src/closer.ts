@@ -9,8 +9,10 @@ import {
   CandleReader,
   CloseStore,
   Keys,
+  LogLimiter,
   Stats,
   closeLimits,
+  isScriptFault,
   periodLabel,
   toCandle,
   type CandleEvent,
@@ -37,6 +39,8 @@ export class Closer {
   private readonly reads: CandleReader;
   private readonly stats: Stats;
   private readonly served: Set<number>;
+  /** One error line per failing pair at a time, a bounded number in all. */
+  private readonly logLimit = new LogLimiter(256, 20, 600_000);
 
   constructor(
     private readonly redis: RedisClient,
@@ -66,15 +70,27 @@ export class Closer {
     const pairs = await this.reads.pairs();
     let closed = 0;
     let revised = 0;
+    let failed = 0;
     const lastClosed = new Map<number, number>();
     for (let i = 0; i < pairs.length; i += PARALLEL_PAIRS) {
       await Promise.all(
         pairs.slice(i, i + PARALLEL_PAIRS).map(async (pair) => {
-          const r = await this.closes.closePair(pair, limits, {
-            served: this.served,
-            eventsPerPeriod: EVENTS_PER_PERIOD,
-            retention: this.retention,
-          });
+          let r;
+          try {
+            r = await this.closes.closePair(pair, limits, {
+              served: this.served,
+              eventsPerPeriod: EVENTS_PER_PERIOD,
+              retention: this.retention,
+            });
+          } catch (err) {
+            // A pair whose data the script fails on is skipped, counted and
+            // logged; the other pairs are closed. (Redis away fails the job,
+            // which BullMQ retries.)
+            if (!isScriptFault(err)) throw err;
+            failed++;
+            if (this.logLimit.allow(pair)) this.log.error({ pair, err: (err as Error).message.slice(0, 300) }, `cannot close ${pair}: the store's script fails on its data`);
+            return;
+          }
           closed += r.closed;
           revised += r.revised;
           for (const e of r.events) {
@@ -87,7 +103,7 @@ export class Closer {
     }
     // candles_closed_total and candles_revised_total are counted by the
     // script itself, with the candles.
-    await this.stats.incr({ close_jobs_total: 1 });
+    await this.stats.incr({ close_jobs_total: 1, close_errors_total: failed });
     // Close lag: how long after its bucket's end the newest candle closed
     // (meaningful on the wall clock only, not for a replay).
     for (const ms of wanted ?? this.served) {

@@ -93,3 +93,15 @@ export async function deletePrefixKeys(client: Redis, prefix: string): Promise<v
     if (keys.length > 0) await client.unlink(...keys);
   } while (cursor !== '0');
 }
+
+/**
+ * True for an error a script raised on the data it was given (a Lua runtime
+ * error, a wrong type), which retrying cannot cure; false for a connection
+ * lost, Redis out of memory, busy, loading or read-only, which retrying can.
+ */
+export function isScriptFault(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
+  const m = err.message;
+  if (/^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOSCRIPT|MISCONF|NOREPLICAS|EXECABORT)\b/.test(m)) return false;
+  return /^(ERR|WRONGTYPE)\b/.test(m) && /script|user_script|WRONGTYPE/i.test(m);
+}

@@ -21,6 +21,7 @@ export const COUNTERS = {
   candles_closed_total: 'Candles closed (all periods)',
   candles_revised_total: 'Closed candles revised by late trades',
   close_jobs_total: 'Close jobs run',
+  close_errors_total: "Pairs a close job could not close because the store's script failed on their data (the other pairs are closed)",
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 

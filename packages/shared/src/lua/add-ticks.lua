@@ -35,6 +35,19 @@
 --- @include "candle"
 
 local base = tonumber(ARGV[1])
+
+-- A script that fails half way keeps what it wrote so far (Redis does not
+-- roll a script back). So everything that can fail (a key of the wrong
+-- type, a stored candle that does not decode) is read and checked first,
+-- and only then is anything written.
+local kinds = { 'stream', 'zset', 'hash', 'zset', 'zset' }
+for i, want in ipairs(kinds) do
+  local t = redis.call('TYPE', KEYS[i]).ok
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. t .. ', not a ' .. want)
+  end
+end
+
 local st = redis.call('HMGET', KEYS[3], 'first', 'c:' .. ARGV[1], 'lt', 'lo')
 local first = tonumber(st[1])
 local closed = tonumber(st[2])
@@ -43,33 +56,36 @@ local lo = tonumber(st[4])
 local floor = tonumber(ARGV[4]) - tonumber(ARGV[3])
 if lo == nil or floor > lo then lo = floor end
 
-local now = redis.call('TIME')
-now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local cutoff = num(now - tonumber(ARGV[2]))
-
 local added, dups, late = 0, 0, 0
 local refused = {}
+local seen = {}      -- ids taken in this batch
+local new = {}       -- argv index of each trade to store
+local idsArgs = {}   -- score, member pairs for one ZADD
 local touched = {}   -- bucket start -> candle (false: none stored yet)
 local order = {}     -- bucket starts in the order first touched
 local revised = {}
 
+-- 1. Read, check and fold in memory.
 for i = 6, #ARGV, 6 do
   local t = tonumber(ARGV[i])
+  local id = ARGV[i + 5]
   if t < lo then
     refused[#refused + 1] = (i - 6) / 6
-  elseif redis.call('ZADD', KEYS[2], 'NX', t, ARGV[i + 5]) == 0 then
+  elseif seen[id] or redis.call('ZSCORE', KEYS[2], id) then
     dups = dups + 1
   else
+    seen[id] = true
     added = added + 1
-    local price, qty, amt, side, id = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-    redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', 't', ARGV[i], 'p', price, 'q', qty, 'a', amt, 's', side, 'i', id)
+    new[#new + 1] = i
+    idsArgs[#idsArgs + 1] = ARGV[i]
+    idsArgs[#idsArgs + 1] = id
     local b = math.floor(t / base) * base
     local c = touched[b]
     if c == nil then
       c = get(KEYS[4], b) or false
       order[#order + 1] = b
     end
-    touched[b] = apply(c or nil, b, t, price, qty, amt, id)
+    touched[b] = apply(c or nil, b, t, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], id)
     if closed and b <= closed then
       late = late + 1
       revised[#revised + 1] = b
@@ -80,8 +96,23 @@ for i = 6, #ARGV, 6 do
   end
 end
 
-for _, b in ipairs(order) do put(KEYS[4], touched[b]) end
-if #revised > 0 then redis.call('ZADD', KEYS[5], unpack(revised)) end
+-- 2. Write.
+if added > 0 then
+  local now = redis.call('TIME')
+  now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local cutoff = num(now - tonumber(ARGV[2]))
+  -- Variadic, in slices: unpack() has a stack limit.
+  for j = 1, #idsArgs, 2000 do
+    redis.call('ZADD', KEYS[2], unpack(idsArgs, j, math.min(j + 1999, #idsArgs)))
+  end
+  for _, i in ipairs(new) do
+    redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', 't', ARGV[i], 'p', ARGV[i + 1], 'q', ARGV[i + 2], 'a', ARGV[i + 3], 's', ARGV[i + 4], 'i', ARGV[i + 5])
+  end
+  for _, b in ipairs(order) do put(KEYS[4], touched[b]) end
+  for j = 1, #revised, 2000 do
+    redis.call('ZADD', KEYS[5], unpack(revised, j, math.min(j + 1999, #revised)))
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. num(lo))
 
 local fields = { 'lo', num(lo) }
