@@ -25,11 +25,18 @@ export const DEAD_LETTER_MAXLEN = 10_000;
 /** Entries waiting for Redis at most; past it they are dropped and counted. */
 const MAX_PENDING = 10_000;
 const FLUSH_MS = 20;
+/** Entries per MULTI. */
+const BATCH = 500;
+/** Past this many waiting, a finite source waits (see room()). */
+const ROOM = 2_000;
 
 export class DeadLetters {
   private pending: (DeadLetter & { readonly at: number })[] = [];
   private inFlight: readonly (DeadLetter & { readonly at: number })[] = [];
   private failedCount = 0;
+  /** Counts of entries dropped (over the bound): the input is still counted in its own counter. */
+  private droppedCounts = new Map<CounterName, number>();
+  private roomWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private retryMs = 0;
@@ -47,6 +54,7 @@ export class DeadLetters {
   add(entry: DeadLetter): void {
     if (this.pending.length >= MAX_PENDING) {
       this.failedCount++;
+      if (entry.counter) this.droppedCounts.set(entry.counter, (this.droppedCounts.get(entry.counter) ?? 0) + 1);
       const now = Date.now();
       if (now - this.lastDropLog > 10_000) {
         this.lastDropLog = now;
@@ -61,6 +69,13 @@ export class DeadLetters {
       at: Date.now(),
     });
     this.schedule();
+  }
+
+  /** Resolves when few entries wait (for finite sources: reading never outruns the writes). */
+  async room(): Promise<void> {
+    if (this.pending.length < ROOM) return;
+    this.schedule();
+    await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** The smallest replay position not yet written (Infinity if none). */
@@ -91,26 +106,34 @@ export class DeadLetters {
 
   private schedule(): void {
     if (this.timer || this.flushing || this.closed) return;
+    const delay = this.down ? this.retryMs : this.pending.length >= BATCH ? 0 : FLUSH_MS;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.down ? this.retryMs : FLUSH_MS);
+    }, delay);
   }
 
   private flush(): Promise<void> {
     this.flushing ??= this.write().finally(() => {
       this.flushing = undefined;
       if (this.pending.length > 0) this.schedule();
+      if (this.pending.length < ROOM) {
+        const waiters = this.roomWaiters;
+        this.roomWaiters = [];
+        for (const w of waiters) w();
+      }
     });
     return this.flushing;
   }
 
   private async write(): Promise<void> {
     if (this.pending.length === 0 && this.failedCount === 0) return;
-    const batch = this.pending.splice(0, 500);
+    const batch = this.pending.splice(0, BATCH);
     this.inFlight = batch;
     const failed = this.failedCount;
-    const counts = new Map<CounterName, number>();
+    const dropped = this.droppedCounts;
+    this.droppedCounts = new Map();
+    const counts = new Map(dropped);
     const multi = this.redis.multi();
     let position: string | undefined;
     for (const e of batch) {
@@ -131,6 +154,7 @@ export class DeadLetters {
       this.retryMs = 0;
     } catch (err) {
       this.pending.unshift(...batch);
+      for (const [name, n] of dropped) this.droppedCounts.set(name, (this.droppedCounts.get(name) ?? 0) + n);
       if (!this.down) this.log.warn({ err: (err as Error).message, waiting: this.pending.length }, 'cannot write dead letters: keeping them and retrying');
       this.down = true;
       this.retryMs = Math.min(Math.max(this.retryMs * 2, 100), 2_000);

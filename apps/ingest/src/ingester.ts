@@ -152,7 +152,10 @@ export class Ingester {
       log: this.log,
       trades: (raw, replay) => this.accept(raw, replay),
       lastTrade: (pair) => this.store.latestTrade(pair),
-      malformed: (reason, sample, pos) => this.malformed(reason, sample, pos),
+      malformed: (reason, sample, pos) => {
+        this.malformed(reason, sample, pos);
+        return this.deadLetters.room();
+      },
       status: (state, detail) => this.setStatus(state, detail),
       resume: (fingerprint, file) => this.resume(fingerprint, file),
       gap: (pair, missed, detail) => {
@@ -211,7 +214,7 @@ export class Ingester {
       out.push(pos === undefined ? { tick, clock: this.clockNow(wall) } : { tick, clock: this.clockNow(wall), pos });
     }
     this.writer.push(out);
-    await this.writer.room();
+    await Promise.all([this.writer.room(), this.deadLetters.room()]);
   }
 
   private malformed(reason: string, sample: string, pos?: number): void {

@@ -28,8 +28,12 @@ export interface SourceSink {
    * gives each trade's position in its file, and where the batch starts.
    */
   trades(trades: readonly RawTrade[], replay?: { readonly positions: readonly number[]; readonly mark: ReplayMark }): Promise<void>;
-  /** A message that could not be understood: counted, logged once per kind, set aside. A replay gives its position. */
-  malformed(reason: string, sample: string, pos?: number): void;
+  /**
+   * A message that could not be understood: counted, logged once per kind,
+   * set aside. A replay gives its position, and awaits the promise so that
+   * reading never outruns the dead letters' writes; a live source need not.
+   */
+  malformed(reason: string, sample: string, pos?: number): Promise<void>;
   /**
    * For a replay, before it reads: its file's fingerprint. Resolves with
    * where an earlier run of the same file got to, or undefined to start at

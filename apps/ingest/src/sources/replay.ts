@@ -215,12 +215,14 @@ export class ReplaySource implements Source {
       if (line.no < startLine) continue;
       const base = line.no * POSITIONS_PER_LINE;
       let k = 0;
+      let room: Promise<void> | undefined;
       const reject = (reason: string, sample: string) => {
         this.bad++;
-        sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
+        room = sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
       };
       if (line.text === undefined) {
         reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong!.bytes} bytes): set aside unread`, line.tooLong!.sample);
+        await room;
         continue;
       }
       let trades: RawTrade[] = [];
@@ -261,6 +263,8 @@ export class ReplaySource implements Source {
         if (time !== undefined && (batchMax === undefined || time > batchMax)) batchMax = time;
         if (batch.length >= batchSize) await flush();
       }
+      // Set-aside parts wait for room too: reading never outruns the writes.
+      if (room) await room;
     }
     if (this.closed) return;
     await flush();
