@@ -6,6 +6,7 @@
  *   every trade counts once (none read again, none lost).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,6 +16,7 @@ import { PoloniexStandIn, type WireTrade } from '../../apps/ingest/test/support/
 import { startTestWorker } from '../support/pipeline.js';
 import { AppProcess } from '../support/processes.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../support/redis.js';
+import { binanceKlines, binanceTicks } from '../support/binance.js';
 import { rng, syntheticTicks } from '../support/synthetic.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -30,11 +32,11 @@ afterAll(async () => {
 const strip = ({ ot: _a, oi: _b, ct: _c, ci: _d, ...c }: StoredCandle) => c;
 const plan = planPeriods(parsePeriods('1s,5s'));
 
-function setup(name: string) {
+function setup(name: string, periods = plan) {
   const prefix = testPrefix(name);
   const keys = new Keys(prefix);
   cleanups.push(() => deletePrefix(prefix));
-  return { prefix, keys, store: new CandleStore(redis, keys, plan), stats: new Stats(redis, keys) };
+  return { prefix, keys, store: new CandleStore(redis, keys, periods), stats: new Stats(redis, keys) };
 }
 
 describe('ingester killed with SIGKILL', () => {
@@ -137,5 +139,44 @@ describe('ingester killed with SIGKILL', () => {
       expect(got, pair).toEqual(expected);
     }
     await second.stop();
+  }, 120_000);
+
+  it("replay of Binance's XRP/ETH at a finite speed, killed halfway and restarted: still exactly Binance's klines", async () => {
+    const { prefix, keys, store, stats } = setup('fault-ingest-binance', planPeriods(parsePeriods('1m,5m')));
+    const ticks = binanceTicks();
+    const file = join(dir, 'xrp-eth.jsonl.gz');
+    writeFileSync(file, gzipSync(ticks.map((t) => JSON.stringify({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, side: t.side, id: t.id })).join('\n')));
+    const first = ticks[0]!.time;
+    const last = ticks.at(-1)!.time;
+    // 2.5 days in about 12 s.
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1m,5m', GRACE_MS: '300', SOURCE: 'replay', REPLAY_FILE: file, REPLAY_SPEED: '18000' };
+    const worker = await startTestWorker(env);
+    cleanups.push(() => worker.close());
+    const one = AppProcess.start('ingest', env);
+    cleanups.push(() => one.kill());
+    const half = first + (last - first) / 2;
+    await waitFor(async () => Number(await redis.hget(keys.clock(), 'time')) >= half, 'the replay halfway', 30_000);
+    await waitFor(async () => Number(await redis.hget(keys.replay(), 'line')) > 1, 'a stored position', 10_000);
+    await one.kill('SIGKILL');
+    const before = (await stats.read()).ticks_ingested_total ?? 0;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(ticks.length);
+
+    const two = AppProcess.start('ingest', env);
+    cleanups.push(() => two.kill());
+    const resumed = await two.waitForLog((l) => /resuming the replay of xrp-eth.jsonl.gz at line/.test(String(l.msg)), 'the resume');
+    await waitFor(async () => (await redis.hget(keys.clock(), 'done')) === '1', 'the replay to finish', 40_000);
+    await waitFor(async () => Number(await redis.hget(keys.state('XRP_ETH'), 'c:300000')) >= Math.floor(last / 300_000) * 300_000, 'every bucket to close', 30_000);
+    const s = await stats.read();
+    console.log(`binance resume: ${before} trades before the kill, resumed at line ${String(resumed.line)}, ${s.ticks_ingested_total} in all, ${s.ticks_duplicate_total ?? 0} duplicates`);
+    expect(s.ticks_ingested_total).toBe(ticks.length);
+    expect(s.ticks_duplicate_total ?? 0).toBe(0);
+    expect(s.ticks_out_of_window_total ?? 0).toBe(0);
+    for (const period of ['1m', '5m'] as const) {
+      const expected = binanceKlines(period);
+      const got = await store.closedCandles('XRP_ETH', period === '1m' ? 60_000 : 300_000, { from: expected[0]!.time, limit: 10_000 });
+      expect(got.map((c) => ({ time: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })), period).toEqual(expected);
+    }
+    await two.stop();
   }, 120_000);
 });

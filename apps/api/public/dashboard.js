@@ -67,6 +67,11 @@ const feed = new LiveFeed(liveUrl(), {
       if (noCandlesYet) showMessage('');
     }
   },
+  onGap(p, per) {
+    // Candles changed that the server did not send one by one (a catch-up
+    // of thousands): read what is shown again.
+    if (p === pair && per === period) void loadHistory(false);
+  },
   onServerError(message) {
     console.warn('live feed:', message);
     showMessage(`Live feed: ${message}`);

@@ -13,6 +13,7 @@
  * @typedef {object} FeedEvents
  * @property {(state: FeedState, retryInMs?: number) => void} onState
  * @property {(pair: string, period: string, candle: Candle) => void} onCandle
+ * @property {(pair: string, period: string, from: number, to: number) => void} onGap candles in [from, to) changed and were not each sent: read them again
  * @property {(pair: string, period: string, again: boolean) => void} onSubscribed
  *   again: the first answer after a reconnect, so candles may have been missed
  * @property {(message: string) => void} onServerError
@@ -132,6 +133,9 @@ export class LiveFeed {
       case 'candle':
         // Candles of the previous subscription can still be on their way after an unsubscribe.
         if (current && msg.candle) this.events.onCandle(msg.pair, msg.period, msg.candle);
+        return;
+      case 'gap':
+        if (current && Number.isFinite(msg.from) && Number.isFinite(msg.to)) this.events.onGap(msg.pair, msg.period, msg.from, msg.to);
         return;
       case 'error':
         this.events.onServerError(String(msg.message));

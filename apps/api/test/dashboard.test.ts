@@ -15,12 +15,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '@candlestack/shared';
+import { Redis } from 'ioredis';
+import { Keys, parseConfig } from '@candlestack/shared';
 import { SimulatedSource } from '../../ingest/src/sources/simulated.js';
 import type { Ingester } from '../../ingest/src/ingester.js';
 import type { RunningWorker } from '../../worker/src/worker.js';
 import { startIngester, startTestWorker, testEnv } from '../../../test/support/pipeline.js';
-import { deletePrefix, testPrefix } from '../../../test/support/redis.js';
+import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../../../test/support/redis.js';
 import { apiEnv } from '../src/env.js';
 import { startApi, type RunningApi } from '../src/server.js';
 
@@ -130,6 +131,21 @@ describe.skipIf(SKIP)('the dashboard in Chromium', () => {
     expect(after.bars).toBeGreaterThan(before.bars);
     expect(after.lastTime % 1000).toBe(0);
     expect(historyRequests).toBe(requests);
+    expect(errors).toEqual([]);
+  });
+
+  it('reads its history again when the server says candles changed in a gap', async () => {
+    const s = await shown();
+    const requests = historyRequests;
+    const pub = new Redis(TEST_REDIS_URL);
+    try {
+      // What a worker publishes after a catch-up of thousands of closes.
+      await pub.publish(new Keys(prefix).events(), JSON.stringify({ type: 'gap', pair: s.pair, period: s.period, from: 0, to: s.lastTime }));
+    } finally {
+      pub.disconnect();
+    }
+    await expect.poll(() => historyRequests, { timeout: 5_000 }).toBeGreaterThan(requests);
+    expect((await shown()).bars).toBeGreaterThan(0);
     expect(errors).toEqual([]);
   });
 

@@ -128,6 +128,17 @@ describe('FeedClient', () => {
     expect(server.log.indexOf('GET /candles/AAA_USDT/1m?limit=3')).toBeGreaterThan(subscribed);
   });
 
+  it('reads the history again on a gap: candles changed that were not each sent', async () => {
+    const server = await standIn();
+    servers.push(server);
+    const { seen, events } = recorder();
+    await client(server.port, events).start(['AAA_USDT'], 2_000);
+    await until(() => seen.filter((s) => s === 'history AAA_USDT 5,1').length === 1, 'the history');
+    for (const ws of server.sockets) ws.send(JSON.stringify({ type: 'gap', pair: 'AAA_USDT', period: '1m', from: 0, to: 60_000 }));
+    await until(() => seen.filter((s) => s === 'history AAA_USDT 5,1').length === 2, 'the history read again');
+    expect(server.log.filter((l) => l === 'GET /candles/AAA_USDT/1m?limit=3')).toHaveLength(2);
+  });
+
   it('shows what the server objects to, and stays connected', async () => {
     const server = await standIn();
     servers.push(server);

@@ -144,7 +144,9 @@ export class FeedClient {
     this.failures = 0;
     if (msg.type === 'error') return this.opts.events.problem(msg.message);
     if (msg.type === 'unsubscribed' || msg.period !== this.opts.period || !this.pairs.has(msg.pair)) return;
-    if (msg.type === 'subscribed') void this.loadHistory(msg.pair, gen);
+    // A gap: candles changed that were not each sent (a catch-up of
+    // thousands); the history is read again.
+    if (msg.type === 'subscribed' || msg.type === 'gap') void this.loadHistory(msg.pair, gen);
     else this.opts.events.candle(msg.pair, msg.candle);
   }
 

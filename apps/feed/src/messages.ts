@@ -52,6 +52,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('subscribed'), pair: z.string(), period: z.string() }),
   z.object({ type: z.literal('unsubscribed'), pair: z.string(), period: z.string() }),
   z.object({ type: z.literal('candle'), pair: z.string(), period: z.string(), candle: candleSchema }),
+  z.object({ type: z.literal('gap'), pair: z.string(), period: z.string(), from: z.number(), to: z.number() }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
