@@ -132,6 +132,9 @@ describe('pipeline: ingester -> worker -> API', () => {
   });
 
   it('gives the quiet pair flat candles at its last close', async () => {
+    // Quiet since its last trade: wait for five of its seconds to close.
+    const lastBbb = Math.max(...sent.filter((t) => t.pair === 'BBB_USDT').map((t) => t.time as number));
+    await waitFor(async () => (await closedThrough('BBB_USDT', 1000)) >= Math.floor(lastBbb / 1000) * 1000 + 5000, 'five quiet seconds closed');
     const got = (await getCandles('BBB_USDT', '1s')).filter((c) => c.closed);
     const flat = got.filter((c) => c.trades === 0);
     expect(flat.length).toBeGreaterThanOrEqual(5);
