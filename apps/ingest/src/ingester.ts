@@ -39,6 +39,12 @@ const REDIS_READY_WAIT_MS = 10_000;
 export const MAX_AHEAD_MS = 60_000;
 /** How often a replay stores its position. */
 const CHECKPOINT_MS = 1_000;
+/**
+ * Most pairs one deployment follows. Each pair is keys in Redis, and a
+ * replay's pairs come from its file: the number must not be the file's to
+ * choose. Binance lists about 2,000 spot pairs.
+ */
+export const MAX_PAIRS = 10_000;
 
 const iso = (t: number) => (Number.isFinite(t) && Math.abs(t) < 8.64e15 ? new Date(t).toISOString() : String(t));
 
@@ -54,6 +60,8 @@ export class Ingester {
   private gaps = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly logLimit = new LogLimiter();
+  /** Pairs taken so far (at most MAX_PAIRS). */
+  private readonly known = new Set<string>();
   private closing: Promise<void> | undefined;
   private queue: { queue: Queue; conn: RedisClient } | undefined;
   /** A replay's clock: the newest trade time accepted so far (ms). */
@@ -80,8 +88,12 @@ export class Ingester {
     private readonly config: IngestConfig,
     private readonly source: Source,
     private readonly log: Logger,
-    /** The wall clock (tests fix it to check the time bounds to the millisecond). */
-    private readonly wallClock: () => number = Date.now,
+    private readonly opts: {
+      /** The wall clock (tests fix it to check the time bounds to the millisecond). */
+      readonly wallClock?: () => number;
+      /** Most pairs followed (default MAX_PAIRS; tests make it small). */
+      readonly maxPairs?: number;
+    } = {},
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config, 'command', log.child({ component: 'redis' }));
@@ -180,7 +192,7 @@ export class Ingester {
       r.next = Math.max(r.next, replay.mark.pos, last === undefined ? -1 : last + 1);
     }
     const out: Pending[] = [];
-    const wall = this.wallClock();
+    const wall = (this.opts.wallClock ?? Date.now)();
     for (let i = 0; i < raw.length; i++) {
       const pos = replay?.positions[i];
       let tick;
@@ -190,6 +202,14 @@ export class Ingester {
         if (!(err instanceof TickError)) throw err;
         this.malformed(err.message, safeJson(raw[i]), pos);
         continue;
+      }
+      if (!this.known.has(tick.pair)) {
+        const max = this.opts.maxPairs ?? MAX_PAIRS;
+        if (this.known.size >= max) {
+          this.setAside(`pair ${tick.pair} would be one more than the ${max} pairs a deployment follows`, safeJson(raw[i]), pos, 'ticks_malformed_total');
+          continue;
+        }
+        this.known.add(tick.pair);
       }
       // Time bounds (DESIGN.md): one bad timestamp costs no more than one good trade.
       if (tick.time > wall + MAX_AHEAD_MS) {

@@ -59,6 +59,21 @@ describe('time bounds, to the millisecond', () => {
     expect(p.log.find(/input set aside/)).toHaveLength(2);
   });
 
+  it('takes at most the configured number of pairs: a file never decides how many keys there are', async () => {
+    const source = new PushSource(['A_USDT']);
+    const p = await startPipeline(source, { worker: false, wallClock: () => W, maxPairs: 2 });
+    pipelines.push(p);
+    await p.ingester.start();
+    await source.push(['A_USDT', 'B_USDT', 'C_USDT', 'A_USDT', 'D_USDT'].map((pair, i) => ({ ...trade(W - 1000, String(i)), pair })));
+    await waitFor('written and set aside', async () => (await counter(p, 'ticks_ingested_total')) + (await counter(p, 'ticks_malformed_total')) === 5);
+    expect(await counter(p, 'ticks_ingested_total')).toBe(3);
+    expect(await p.store.pairs()).toEqual(['A_USDT', 'B_USDT']);
+    expect(await setAside(p)).toEqual([
+      'pair C_USDT would be one more than the 2 pairs a deployment follows',
+      'pair D_USDT would be one more than the 2 pairs a deployment follows',
+    ]);
+  });
+
   it("replay: the clock is the newest trade read; MAX_LATE behind it is inside, a millisecond more is out", async () => {
     const T = Date.UTC(2023, 0, 1);
     const lines = [

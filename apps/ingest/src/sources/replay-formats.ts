@@ -104,6 +104,9 @@ const CLIENT_LINE = /^\S+:\/\/\S* (?:<-|->|<->) \d+(?:\.\d+)?(?::|$)/;
 /** `1661123520.424012: {...}` (received). */
 const RECEIVED = /^(\d+(?:\.\d+)?): (.*)$/s;
 
+/** Legacy channels remembered at most (Poloniex had a few hundred). */
+const MAX_LEGACY_CHANNELS = 10_000;
+
 /** Legacy (api2) pairs are QUOTE_BASE: USDT_BTC is BTC_USDT. */
 function legacyPair(p: string): string | undefined {
   const m = /^([A-Z0-9]+)_([A-Z0-9]+)$/.exec(p);
@@ -146,7 +149,9 @@ class PoloniexLog implements LineParser {
       if (!Array.isArray(u)) continue; // the ticker channel's row is flat
       if (u[0] === 'i' && isObject(u[1]) && typeof u[1].currencyPair === 'string') {
         const pair = legacyPair(u[1].currencyPair);
-        if (pair) this.legacy.set(chan, pair);
+        // Channel numbers come from the file: only so many are remembered.
+        if (pair && (this.legacy.has(chan) || this.legacy.size < MAX_LEGACY_CHANNELS)) this.legacy.set(chan, pair);
+        else if (pair) reject(`legacy channel ${chan} is one more than the ${MAX_LEGACY_CHANNELS} remembered`, sample(u));
       } else if (u[0] === 't') {
         const pair = this.legacy.get(chan);
         if (!pair) {

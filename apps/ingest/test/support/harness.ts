@@ -94,6 +94,8 @@ export interface PipelineOptions {
   readonly log?: CapturedLog;
   /** The ingester's wall clock (default Date.now). */
   readonly wallClock?: () => number;
+  /** Most pairs the ingester takes (default MAX_PAIRS). */
+  readonly maxPairs?: number;
 }
 
 export async function startPipeline(source: Source, opts: PipelineOptions = {}): Promise<Pipeline> {
@@ -110,7 +112,7 @@ export async function startPipeline(source: Source, opts: PipelineOptions = {}):
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
   const worker = opts.worker === false ? undefined : await startWorker(config, log.logger.child({ app: 'worker' }));
-  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), opts.wallClock);
+  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), { wallClock: opts.wallClock, maxPairs: opts.maxPairs });
   let closing: Promise<void> | undefined;
   const p: Pipeline = {
     prefix,
