@@ -1,121 +1,50 @@
 /**
- * `pnpm bench`: the performance harness. Prints figures; never fails on time.
+ * `pnpm bench`: every performance figure of Candlestack beside a ceiling
+ * measured in the same run (absolute figures drift from machine to machine,
+ * ratios do not). Prints a table, or JSON with --json; --quick runs in under
+ * a minute with smaller loads. Never fails on a figure.
  *
- *   ingest   ticks/s through the add-ticks script (dedupe + stream + fold),
- *            many pairs, batches as the tick writer sends them
- *   close    candles/s closed by the close-pair script for many pairs
- *   read     GET-style reads: newest 100 closed + forming candles
- *
- * Uses the Redis at REDIS_URL (default 127.0.0.1:6379) under a fresh prefix
- * and deletes its keys afterwards. BENCH_TICKS and BENCH_PAIRS scale it.
+ * It measures the production build (`pnpm build` is run first when the
+ * build is missing or older than the sources), each app as its own process,
+ * on a redis-server of its own (AOF everysec); redis-benchmark gives the
+ * Redis ceiling when it is on the PATH. See BENCHMARKS.md for the method and
+ * the figures over time.
  */
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import {
-  CandleStore,
-  deletePrefixKeys,
-  Keys,
-  closeLimits,
-  parsePeriods,
-  planPeriods,
-  redactUrl,
-  type Tick,
-} from '@candlestack/shared';
+import { e2e } from './bench/e2e.js';
+import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
 
-const TICKS = Number(process.env.BENCH_TICKS ?? 200_000);
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 1_000);
-const BATCH = 1_000;
-const PARALLEL = 32;
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `bench-${randomUUID().slice(0, 8)}`;
-
-const redis = new Redis(url);
-const plan = planPeriods(parsePeriods(process.env.PERIODS ?? '1m,5m,10m,15m,30m,1h,4h,1d'));
-const store = new CandleStore(redis, new Keys(prefix), plan);
-const pairs = Array.from({ length: PAIRS }, (_, i) => `P${i}_USDT`);
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-async function timed<T>(label: string, count: number, unit: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  const r = await fn();
-  const s = (performance.now() - t0) / 1000;
-  console.log(`${label.padEnd(34)} ${fmt(count).padStart(10)} ${unit.padEnd(8)} ${s.toFixed(2).padStart(7)} s  ${fmt(count / s).padStart(10)} ${unit}/s`);
-  return r;
-}
-
-async function cleanup(): Promise<void> {
-  await deletePrefixKeys(redis, prefix);
-}
-
-async function main(): Promise<void> {
-  const start = Date.UTC(2024, 0, 1);
-  const span = 2 * 3_600_000; // two hours of market time
-  const perPair = Math.max(1, Math.floor(TICKS / PAIRS));
-  const batches: { pair: string; ticks: Tick[] }[] = [];
-  for (const pair of pairs) {
-    const ticks: Tick[] = [];
-    for (let i = 0; i < perPair; i++) {
-      const price = (100 + ((i * 7919) % 1000) / 100).toFixed(2);
-      ticks.push({ pair, time: start + Math.floor((i / perPair) * span), price, quantity: '0.125', amount: '12.5', side: 'buy', id: String(i + 1) });
-    }
-    for (let i = 0; i < ticks.length; i += BATCH) batches.push({ pair, ticks: ticks.slice(i, i + BATCH) });
+const args = new Set(process.argv.slice(2));
+const known = new Set(['--quick', '--json', '--only']);
+for (const a of args) {
+  if (!known.has(a) && !a.startsWith('--only=')) {
+    process.stderr.write(`usage: pnpm bench [--quick] [--json] [--only=<section>[,<section>...]]\n`);
+    process.exit(2);
   }
-  const total = perPair * PAIRS;
-  console.log(`candlestack bench: ${fmt(total)} ticks over ${fmt(PAIRS)} pairs, periods ${plan.periods.map((p) => p.label).join(',')} (base ${plan.baseMs / 1000}s), Redis ${redactUrl(url)}`);
-  const info0 = await redis.info('commandstats');
-
-  await timed('ingest (add-ticks, new trades)', total, 'ticks', async () => {
-    for (let i = 0; i < batches.length; i += PARALLEL) {
-      await Promise.all(batches.slice(i, i + PARALLEL).map((b) => store.addTicks(b.pair, b.ticks)));
-    }
-  });
-  await timed('ingest (all duplicates)', total, 'ticks', async () => {
-    for (let i = 0; i < batches.length; i += PARALLEL) {
-      await Promise.all(batches.slice(i, i + PARALLEL).map((b) => store.addTicks(b.pair, b.ticks)));
-    }
-  });
-  const limits = closeLimits(plan, { source: 'replay', replayTime: start + span, done: true }, 0);
-  const closed = await timed('close (all periods, all pairs)', PAIRS, 'pairs', async () => {
-    let n = 0;
-    for (let i = 0; i < pairs.length; i += PARALLEL) {
-      const rs = await Promise.all(pairs.slice(i, i + PARALLEL).map((p) => store.closePair(p, limits)));
-      n += rs.reduce((a, r) => a + r.closed, 0);
-    }
-    return n;
-  });
-  console.log(`${''.padEnd(34)} ${fmt(closed).padStart(10)} candles closed`);
-  const reads = Math.min(PAIRS, 500);
-  await timed('read newest 100 1h-candles + forming', reads, 'reads', async () => {
-    for (let i = 0; i < reads; i += PARALLEL) {
-      await Promise.all(
-        pairs.slice(i, Math.min(reads, i + PARALLEL)).map(async (p) => {
-          await store.closedCandles(p, 3_600_000, { limit: 100 });
-          await store.formingCandles(p, 3_600_000, { source: 'replay', replayTime: start + span, done: false });
-        }),
-      );
-    }
-  });
-  const mem = (await redis.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
-  console.log(`redis memory used: ${mem}; commands per tick ~ ${commandsPerTick(info0, await redis.info('commandstats'), total * 2)}`);
 }
+const quick = args.has('--quick');
+const json = args.has('--json');
+const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 
-/** Redis commands (including those inside scripts) per tick, from INFO commandstats. */
-function commandsPerTick(before: string, after: string, ticks: number): string {
-  const calls = (info: string) =>
-    [...info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].reduce((m, [, k, v]) => m.set(k!, Number(v)), new Map<string, number>());
-  const a = calls(before);
-  const b = calls(after);
-  let n = 0;
-  for (const [k, v] of b) if (!['evalsha', 'eval', 'info'].includes(k)) n += v - (a.get(k) ?? 0);
-  return (n / ticks).toFixed(2);
-}
+const SECTIONS: Record<string, Section> = {
+  e2e,
+};
 
-try {
-  await main();
-} finally {
-  await cleanup();
-  redis.disconnect();
+const ctx: BenchContext = {
+  quick,
+  progress: (text) => process.stderr.write(`bench: ${text}\n`),
+};
+
+ensureBuilt(ctx.progress);
+const started = performance.now();
+const figures: Figure[] = [];
+for (const [name, section] of Object.entries(SECTIONS)) {
+  if (only && !only.includes(name)) continue;
+  figures.push(...(await section(ctx)));
 }
+const seconds = (performance.now() - started) / 1000;
+if (json) {
+  process.stdout.write(`${JSON.stringify({ quick, seconds, figures }, null, 2)}\n`);
+} else {
+  process.stdout.write(`${table(figures)}\n\n${quick ? 'quick run' : 'full run'} in ${seconds.toFixed(0)} s\n`);
+}
+process.exit(0);
