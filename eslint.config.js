@@ -18,7 +18,7 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/node_modules/', '.data/', '**/coverage/', '**/test-artifacts/', '**/vendor/']),
+  globalIgnores(['**/dist/', '**/node_modules/', '.data/', '.prof/', '**/coverage/', '**/test-artifacts/', '**/vendor/']),
 
   js.configs.recommended,
   tseslint.configs.recommended,

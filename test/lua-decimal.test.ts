@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { decimal } from '@candlestack/shared';
+import { fuzzParams } from './support/fuzz.js';
 import { TEST_REDIS_URL } from './support/redis.js';
 
 const redis = new Redis(TEST_REDIS_URL);
@@ -15,6 +17,9 @@ for i = 1, #ARGV, 2 do
   out[#out + 1] = tostring(dcmp(ARGV[i], ARGV[i + 1]))
 end
 return out`;
+/** dsum over each call's arguments at once. */
+const sumScript = `${lib}
+return dsum(ARGV)`;
 
 function randomDecimal(rnd: () => number): string {
   const intDigits = Math.floor(rnd() * 22);
@@ -37,5 +42,38 @@ describe('Lua decimal arithmetic', () => {
       expect(out[2 * i], `${a} + ${b}`).toBe(decimal.add(a, b));
       expect(Number(out[2 * i + 1]), `${a} <=> ${b}`).toBe(decimal.compare(a, b));
     });
+  });
+});
+
+describe('Lua decimal fast path', () => {
+  it('dsum sums a list like decimal.ts, short numbers and long (fast-check)', async () => {
+    const any = fc.oneof(fc.constantFrom('0.1', '0.2', '999999999999999', '0.000000000000001', '123456789012345678901234.5'), fc.bigInt({ min: 1n, max: 10n ** 18n }).chain((u) => fc.integer({ min: 0, max: 20 }).map((s) => decimal.canonical(`${u.toString().padStart(s + 1, '0').slice(0, -s || undefined)}${s ? `.${u.toString().padStart(s + 1, '0').slice(-s)}` : ''}`))));
+    await fc.assert(
+      fc.asyncProperty(fc.array(any, { minLength: 1, maxLength: 40 }), async (values) => {
+        expect(await redis.eval(sumScript, 0, ...values)).toBe(decimal.sum(values));
+      }),
+      fuzzParams(300),
+    );
+  });
+  /** Decimals of 1 to 16 digits, where the double fast paths of dadd and dcmp apply, and just past them. */
+  const short = fc
+    .tuple(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 16 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 16, maxLength: 16 }))
+    .map(([digits, point, ds]) => {
+      const text = ds.slice(0, digits).join('');
+      const at = Math.max(0, digits - Math.min(point, digits));
+      return decimal.canonical(at === 0 ? `0.${text}` : `${text.slice(0, at)}.${text.slice(at)}`.replace(/\.$/, ''));
+    });
+  it('adds and compares like decimal.ts (fast-check, batches of pairs in one script call)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(short, short), { minLength: 50, maxLength: 200 }), async (pairs) => {
+        const all = [...pairs, ['999999999999999', '1'], ['0.000000000000001', '0.1'], ['4503599627370495', '4503599627370497']] as [string, string][];
+        const out = (await redis.eval(script, 0, ...all.flat())) as string[];
+        all.forEach(([a, b], i) => {
+          expect(out[2 * i], `${a} + ${b}`).toBe(decimal.add(a, b));
+          expect(Number(out[2 * i + 1]), `${a} <=> ${b}`).toBe(decimal.compare(a, b));
+        });
+      }),
+      fuzzParams(100),
+    );
   });
 });

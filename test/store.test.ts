@@ -15,6 +15,7 @@ import {
   type SourceClock,
   type StoredCandle,
   type Tick,
+  unpackTrades,
 } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
 
@@ -100,7 +101,7 @@ describe('Lua store', () => {
     expect(again).toEqual({ closed: 0, revised: 0, events: [] });
     expect(await redis.zrange(keys.candles('A_B', 5000), '0', '-1')).toEqual(snapshot);
     expect(await allClosed(store, 'A_B', 5000)).toEqual(candlesFromTicks(ticks, 5000).map(strip));
-    expect(await redis.xlen(keys.ticks('A_B'))).toBe(300);
+    expect(await streamTrades(keys, 'A_B')).toHaveLength(300);
   });
 
   it('a late trade revises its closed candle, the flat ones after it and the roll-ups', async () => {
@@ -155,6 +156,37 @@ describe('Lua store', () => {
   });
 });
 
+/** Every trade in the pair's stream, oldest entry first. */
+async function streamTrades(keys: Keys, pair: string) {
+  const entries = await redis.xrange(keys.ticks(pair), '-', '+');
+  return entries.flatMap(([, f]) => unpackTrades(f[1]!));
+}
+
+describe('dedupe of integer and other trade ids', () => {
+  it('keeps dense integer ids as a few ranges, joins them when a gap is filled, and other ids one by one', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const store = new CandleStore(redis, keys, planPeriods(parsePeriods('1s')));
+    const t = (id: string, i: number): Tick => ({ pair: 'A_B', time: T0 + i, id, price: '1', quantity: '1', amount: '1' });
+    const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => t(String(from + k), from + k));
+    await store.addTicks('A_B', ids(100, 199));
+    await store.addTicks('A_B', ids(300, 399));
+    expect(await redis.zrange(keys.seen('A_B'), '0', '-1')).toEqual([`100:199:${T0 + 199}`, `300:399:${T0 + 399}`]);
+    // A backfill fills the gap, overlapping what is stored: only the new count.
+    expect(await store.addTicks('A_B', ids(150, 350))).toMatchObject({ added: 100, duplicates: 101 });
+    expect(await redis.zrange(keys.seen('A_B'), '0', '-1')).toEqual([`100:399:${T0 + 399}`]);
+    // Ids that are not plain integers (letters, leading zeros, 16 digits and more) are kept one by one.
+    const other = [t('a-1', 1), t('007', 2), t('1234567890123456', 3), t('7', 4)];
+    expect(await store.addTicks('A_B', other)).toMatchObject({ added: 4, duplicates: 0 });
+    expect(await store.addTicks('A_B', other)).toMatchObject({ added: 0, duplicates: 4 });
+    expect((await redis.zrange(keys.ids('A_B'), '0', '-1')).sort()).toEqual(['007', '1234567890123456', 'a-1']);
+    // A batch repeating an id counts it once.
+    expect(await store.addTicks('A_B', [t('900', 900), t('900', 901)])).toMatchObject({ added: 1, duplicates: 1 });
+    expect(await streamTrades(keys, 'A_B')).toHaveLength(100 + 100 + 100 + 4 + 1);
+  });
+});
+
 describe('CANDLE_RETENTION', () => {
   it('trims closed candles older than the retention, keeping the close flat buckets after them carry', async () => {
     const prefix = testPrefix('store');
@@ -193,14 +225,15 @@ describe('tick retention and MAX_LATE', () => {
   }
   const tick = (id: number, time = T0 + id * 10): Tick => ({ pair: 'A_B', time, id: String(id), price: '1', quantity: '1', amount: '1' });
 
-  it('trims ticks older than TICK_RETENTION (by arrival) as new ones arrive, and never touches candles', async () => {
+  it('trims ticks older than TICK_RETENTION (by trade time) as new ones arrive, and never touches candles', async () => {
     const { keys, store } = smallStore({ tickRetentionMs: 300 });
-    await store.addTicks('A_B', Array.from({ length: 200 }, (_, i) => tick(i)));
-    expect(await redis.xlen(keys.ticks('A_B'))).toBe(200);
-    await new Promise((r) => setTimeout(r, 400));
-    await store.addTicks('A_B', [tick(1000)]);
-    // XTRIM's "~" trims whole stream nodes: allow a node's worth to remain.
+    // One stream entry per batch: 200 batches of one trade, 10 ms apart.
+    for (let i = 0; i < 200; i++) await store.addTicks('A_B', [tick(i)], { clock: T0 + i * 10 });
+    expect(await redis.xlen(keys.ticks('A_B'))).toBeLessThan(200 - 300 / 10 + 100);
+    await store.addTicks('A_B', [tick(1000)], { clock: T0 + 10_000 });
+    // XTRIM's "~" trims whole stream nodes (100 entries): allow a node's worth to remain.
     expect(await redis.xlen(keys.ticks('A_B'))).toBeLessThan(110);
+    expect((await streamTrades(keys, 'A_B')).at(-1)).toMatchObject({ id: '1000', time: T0 + 10_000 });
     await store.closePair('A_B', closeLimits(store.plan, replayAt(T0 + 10_000, true), 0));
     const closed = await store.closedCandles('A_B', 1000, { from: 0, limit: 100 });
     expect(closed.reduce((n, c) => n + c.trades, 0)).toBe(201);
@@ -212,12 +245,13 @@ describe('tick retention and MAX_LATE', () => {
     // Exactly at the bound is inside; a millisecond older is refused.
     const r = await store.addTicks('A_B', [tick(1, clock - 60_000), tick(2, clock - 60_001), tick(3, clock)], { clock });
     expect(r).toEqual({ added: 2, duplicates: 0, late: 0, refused: [1] });
-    expect(await redis.zcard(keys.ids('A_B'))).toBe(2);
+    // Integer ids are kept as ranges ("lo:hi:newest time"): 2 was refused, so two.
+    expect(await redis.zrange(keys.seen('A_B'), '0', '-1')).toEqual([`1:1:${clock - 60_000}`, `3:3:${clock}`]);
     // The clock moves on: ids older than the new bound are forgotten, and
     // the trades they belong to can no longer come in.
     const later = clock + 30_000;
     expect(await store.addTicks('A_B', [tick(1, clock - 60_000), tick(3, clock)], { clock: later })).toEqual({ added: 0, duplicates: 1, late: 0, refused: [0] });
-    expect(await redis.zrange(keys.ids('A_B'), '0', '-1')).toEqual(['3']);
+    expect(await redis.zrange(keys.seen('A_B'), '0', '-1')).toEqual([`3:3:${clock}`]);
     // The bound never goes back, whatever clock a caller passes.
     expect((await store.addTicks('A_B', [tick(1, clock - 60_000)], { clock })).refused).toEqual([0]);
     const state = await redis.hgetall(keys.state('A_B'));

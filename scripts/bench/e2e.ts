@@ -22,15 +22,22 @@ const HOUR = 3_600_000;
 
 /** A replay file: `pairs` pairs over `hours` hours, dense integer ids per pair, a random walk per pair. */
 export function writeReplayFile(path: string, trades: number, pairs: number, hours: number, seed = 1): { first: number; last: number } {
-  let s = seed >>> 0 || 1;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // mulberry32: a plain LCG's low bits left some pairs without a trade.
+  let s = seed >>> 0;
+  const rnd = () => {
+    let t = (s = (s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   const start = Date.UTC(2024, 0, 1);
   const span = hours * HOUR;
   const price = Array.from({ length: pairs }, (_, i) => 100 + (i % 50) * 10);
   const ids = Array.from({ length: pairs }, () => 1_000_000);
   const lines: string[] = [];
   for (let i = 0; i < trades; i++) {
-    const p = Math.floor(rnd() * pairs);
+    // Every pair trades at least once: the first `pairs` trades go round them.
+    const p = i < pairs ? i : Math.floor(rnd() * pairs);
     price[p] = Math.max(1, price[p]! * (1 + (rnd() - 0.5) / 500));
     const time = start + Math.floor((i / trades) * span);
     lines.push(
@@ -82,10 +89,14 @@ async function run(redis: BenchRedis, file: string, opts: { trades: number; pair
     } else {
       // Every pair's last hour closed: every trade is in a closed 1h candle.
       await waitFor(async () => (await redis.client.hget(`${opts.prefix}:{global}:clock`, 'done')) === '1', 'the replay', 600_000, 100);
+      let behind = 0;
       await waitFor(async () => {
         const closed = await Promise.all(Array.from({ length: opts.pairs }, (_, p) => redis.client.hget(state(p), `c:${HOUR}`)));
-        return closed.every((c) => c !== null && Number(c) >= lastHour);
-      }, 'every 1h candle to close', 600_000, 100);
+        behind = closed.filter((c) => c === null || Number(c) < lastHour).length;
+        return behind === 0;
+      }, 'every 1h candle to close', 600_000, 100).catch((err: Error) => {
+        throw new Error(`${err.message}: ${behind} pair(s) behind; worker said: ${worker?.lines.slice(-5).join(' | ')}`);
+      });
     }
     const seconds = (performance.now() - t0) / 1000;
     const redisCpu = (await redis.cpuSeconds()) - cpu0;
@@ -120,8 +131,8 @@ async function deletePrefix(redis: BenchRedis, prefix: string): Promise<void> {
 }
 
 export async function e2e(ctx: BenchContext): Promise<Figure[]> {
-  const trades = ctx.quick ? 100_000 : 1_000_000;
-  const pairs = ctx.quick ? 100 : 1_000;
+  const trades = Number(process.env.BENCH_TRADES ?? (ctx.quick ? 100_000 : 1_000_000));
+  const pairs = Number(process.env.BENCH_PAIRS ?? (ctx.quick ? 100 : 1_000));
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-bench-e2e-'));
   const redis = await BenchRedis.start({ aof: true });
   const section = 'end to end';

@@ -14,8 +14,8 @@
 import { isScriptFault, type CounterName, type Logger, type Stats, type Tick, type TickStore } from '@candlestack/shared';
 import type { DeadLetters } from './dead-letters.js';
 
-/** Most ticks a finite source (a replay) has waiting at once: enough to keep every pair's writes busy. */
-const ROOM = 20_000;
+/** Trades waiting in all that start a flush at once. */
+const FLUSH_AT = 50_000;
 
 /** A tick waiting to be written, with what the store needs to know of its arrival. */
 export interface Pending {
@@ -53,6 +53,8 @@ export class TickWriter {
   private roomWaiters: (() => void)[] = [];
   /** For a replay: the tag of its file, so positions are stored as "<tag>:<pos>". */
   private positionTag: string | undefined;
+  /** Some pair has a whole batch waiting. */
+  private full = false;
 
   constructor(
     private readonly store: TickStore,
@@ -95,13 +97,19 @@ export class TickWriter {
       if (!list) this.buffer.set(e.tick.pair, (list = []));
       list.push(e);
       this.size++;
+      if (list.length >= this.opts.batchSize) this.full = true;
     }
     this.schedule();
   }
 
-  /** Resolves when the buffer is below half its bound and below ROOM ticks (for finite sources). */
+  /**
+   * Resolves when the buffer is below half its bound (for finite sources).
+   * Half the bound may wait: a replay over many pairs then sends each pair
+   * batches of hundreds of trades, not a few (a script call has a fixed
+   * cost of about 0.1 ms).
+   */
   async room(): Promise<void> {
-    if (this.size < this.opts.maxBuffer / 2 && this.size < ROOM) return;
+    if (this.size < this.opts.maxBuffer / 2) return;
     await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
@@ -128,7 +136,10 @@ export class TickWriter {
 
   private schedule(): void {
     if (this.timer || this.flushing || this.closed) return;
-    const delay = this.redisDown ? this.retryMs : this.size >= this.opts.batchSize ? 0 : this.opts.flushMs;
+    // Now when a pair has a whole batch waiting, or many trades wait in all;
+    // else after flushMs, so that a quiet source's trades still go within
+    // that time, and a busy one over many pairs sends batches, not trades.
+    const delay = this.redisDown ? this.retryMs : this.full || this.size >= FLUSH_AT ? 0 : this.opts.flushMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
@@ -156,6 +167,7 @@ export class TickWriter {
     this.buffer = new Map();
     this.inFlight = batch;
     this.size = 0;
+    this.full = false;
     const failed = new Map<string, Pending[]>();
     const newPairs = [...batch.keys()].filter((p) => !this.registered.has(p));
     try {
@@ -263,6 +275,7 @@ export class TickWriter {
       const later = this.buffer.get(pair) ?? [];
       this.buffer.set(pair, [...entries, ...later]);
       this.size += entries.length;
+      if (entries.length + later.length >= this.opts.batchSize) this.full = true;
     }
   }
 

@@ -51,12 +51,11 @@ describe('replay of a recorded Poloniex session', () => {
     const p = await replay({ file: V3_SESSION }, { PERIODS: '10s,1m' });
     expect(p.ingester.pairs).toEqual(['BCH_USDT', 'BTC_USDT', 'USDJ_USDT']);
     await done(p);
-    const stream = await p.redis.xrange(p.keys.ticks('BTC_USDT'), '-', '+');
-    expect(stream.map(([, f]) => f)).toEqual([
-      ['t', '1661123520381', 'p', '21614.59', 'q', '0.01149', 'a', '248.3516391', 's', 'sell', 'i', '60184114'],
-      ['t', '1661123528888', 'p', '21615.95', 'q', '0.006021', 'a', '130.14963495', 's', 'buy', 'i', '60184115'],
-      ['t', '1661123533894', 'p', '21614.46', 'q', '0.000328', 'a', '7.08954288', 's', 'buy', 'i', '60184116'],
-      ['t', '1661123542635', 'p', '21602.42', 'q', '0.002305', 'a', '49.7935781', 's', 'buy', 'i', '60184117'],
+    expect(await p.store.reads.trades('BTC_USDT', { limit: 100 })).toEqual([
+      { id: '60184114', time: 1661123520381, price: '21614.59', quantity: '0.01149', side: 'sell' },
+      { id: '60184115', time: 1661123528888, price: '21615.95', quantity: '0.006021', side: 'buy' },
+      { id: '60184116', time: 1661123533894, price: '21614.46', quantity: '0.000328', side: 'buy' },
+      { id: '60184117', time: 1661123542635, price: '21602.42', quantity: '0.002305', side: 'buy' },
     ]);
     const t = 1661123520000;
     expect((await closedCandles(p, 'BTC_USDT', 10_000, t, t + 20_000)).map(view)).toEqual([
@@ -82,8 +81,7 @@ describe('replay of a recorded Poloniex session', () => {
     const p = await replay({ file: LEGACY_SESSION }, { PERIODS: '1m' });
     await done(p);
     expect(await p.store.pairs()).toEqual(['USDT_USDC']);
-    const stream = await p.redis.xrange(p.keys.ticks('USDT_USDC'), '-', '+');
-    expect(stream.map(([, f]) => f)).toEqual([['t', '1623185076161', 'p', '1.00103779', 'q', '2.05623096', 'a', '2.0583648959279784', 's', 'buy', 'i', '3853840']]);
+    expect(await p.store.reads.trades('USDT_USDC', { limit: 100 })).toEqual([{ id: '3853840', time: 1623185076161, price: '1.00103779', quantity: '2.05623096', side: 'buy' }]);
     expect(await counter(p, 'ticks_malformed_total')).toBe(0);
   });
 });
@@ -171,7 +169,7 @@ describe('replay of JSON lines', () => {
     expect(await counter(first, 'ticks_duplicate_total')).toBe(20);
     expect(await first.store.closedCandles('ETH_USDT', 5_000, { from: t0, limit: 10 })).toEqual(candles);
     expect(candles.reduce((n, c) => n + c.trades, 0)).toBe(20);
-    const ids = (await first.redis.xrange(first.keys.ticks('ETH_USDT'), '-', '+')).map(([, f]) => f[f.indexOf('i') + 1]);
+    const ids = (await first.store.reads.trades('ETH_USDT', { limit: 100 })).map((t) => t.id);
     expect(ids).toEqual(trades.map((_, i) => String(i + 1)));
   });
 

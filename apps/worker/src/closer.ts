@@ -21,6 +21,7 @@ import {
   type PeriodPlan,
   type RedisClient,
 } from '@candlestack/shared';
+import { Cluster } from 'ioredis';
 
 export interface CloseRunResult {
   readonly pairs: number;
@@ -30,6 +31,8 @@ export interface CloseRunResult {
 
 /** Pairs closed at once: enough to hide round trips, few enough to stay fair to other clients. */
 const PARALLEL_PAIRS = 16;
+
+const NOBODY: ReadonlySet<number> = new Set();
 
 /** Candles sent one by one per period and pair in one close run; past that, one `gap` event (DESIGN.md). */
 export const EVENTS_PER_PERIOD = 200;
@@ -68,17 +71,19 @@ export class Closer {
     const wanted = periodMs === undefined ? undefined : this.chainOf(periodMs);
     const limits = new Map([...all].map(([ms, lim]) => [ms, wanted && !wanted.has(ms) ? undefined : lim]));
     const pairs = await this.reads.pairs();
+    // Nobody listens (no API runs): no candle events to build or publish.
+    const served = (await this.anyoneListens()) ? this.served : NOBODY;
     let closed = 0;
     let revised = 0;
     let failed = 0;
-    const lastClosed = new Map<number, number>();
+    let closedAny = false;
     for (let i = 0; i < pairs.length; i += PARALLEL_PAIRS) {
       await Promise.all(
         pairs.slice(i, i + PARALLEL_PAIRS).map(async (pair) => {
           let r;
           try {
             r = await this.closes.closePair(pair, limits, {
-              served: this.served,
+              served,
               eventsPerPeriod: EVENTS_PER_PERIOD,
               retention: this.retention,
             });
@@ -93,9 +98,7 @@ export class Closer {
           }
           closed += r.closed;
           revised += r.revised;
-          for (const e of r.events) {
-            if (e.kind === 'closed') lastClosed.set(e.periodMs, Math.max(lastClosed.get(e.periodMs) ?? 0, e.candle.time));
-          }
+          if (r.closed > 0) closedAny = true;
           await this.publish(r.events);
         }),
       );
@@ -104,15 +107,32 @@ export class Closer {
     // candles_closed_total and candles_revised_total are counted by the
     // script itself, with the candles.
     await this.stats.incr({ close_jobs_total: 1, close_errors_total: failed });
-    // Close lag: how long after its bucket's end the newest candle closed
-    // (meaningful on the wall clock only, not for a replay).
+    // Close lag: how long after its bucket's end the newest bucket this run
+    // closed was readable, i.e. now (meaningful on the wall clock only, not
+    // for a replay).
+    const doneAt = Date.now();
     for (const ms of wanted ?? this.served) {
       if (!this.served.has(ms)) continue;
-      const t = lastClosed.get(ms);
-      const lag = t !== undefined && clock.source !== 'replay' ? wallNow - (t + ms) : undefined;
+      const lim = limits.get(ms);
+      const lag = closedAny && lim !== undefined && clock.source !== 'replay' ? doneAt - (lim + ms) : undefined;
       await this.stats.closeRun(periodLabel(ms), wallNow, lag);
     }
     return { pairs: pairs.length, closed, revised };
+  }
+
+  /**
+   * Whether any API process is subscribed to the events channel. On a
+   * cluster a node knows only its own subscribers, so there the answer is
+   * always yes.
+   */
+  private async anyoneListens(): Promise<boolean> {
+    if (this.redis instanceof Cluster) return true;
+    try {
+      const r = (await this.redis.pubsub('NUMSUB', this.keys.events())) as [string, number];
+      return Number(r[1]) > 0;
+    } catch {
+      return true;
+    }
   }
 
   /** The period and every period it is rolled up from. */

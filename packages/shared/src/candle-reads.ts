@@ -10,6 +10,17 @@ import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
 import type { RedisClient } from './redis.js';
 import { defineScripts } from './scripts.js';
+import { unpackTrades, type StoredTrade } from './fold.js';
+import { compareTrades } from './candle.js';
+
+/** How far past a trade's own time its stored batch may be, for the scans of trades(). */
+const SLACK_MS = 60_000;
+const byTime = (a: StoredTrade, b: StoredTrade) => compareTrades(a, b);
+/** The time of the k-th trade from the start ('first') or the end ('last') in time order. */
+function kth(trades: readonly StoredTrade[], k: number, from: 'first' | 'last'): number {
+  const times = trades.map((t) => t.time).sort((a, b) => a - b);
+  return from === 'first' ? times[k - 1]! : times[times.length - k]!;
+}
 
 /** What the store knows of a pair. */
 export interface PairState {
@@ -111,6 +122,49 @@ export class CandleReader {
     const now = sourceNow(clock ?? (await this.readClock()));
     if (now === undefined) return [];
     return parseCandles(await this.read(pair, periodMs, { what: 'forming', now, limit: 10 })).map(stored);
+  }
+
+  /**
+   * The pair's trades still in its stream, oldest first by (time, id): with
+   * `from`, the first `limit` at or after it; without, the newest `limit`;
+   * `to` exclusive. Each stream entry is a stored batch whose ID is its
+   * newest trade time (never going back), so a trade sits in an entry with
+   * an ID at or after its own time: the scan starts there and stops a
+   * minute past what it has collected. A trade stored more than a minute
+   * after its own time (a backfill after a long outage) may be missing from
+   * a window it belongs to; the candles always count it.
+   */
+  async trades(pair: string, q: RangeQuery): Promise<StoredTrade[]> {
+    const key = this.keys.ticks(pair);
+    const inWindow = (t: StoredTrade) => (q.from === undefined || t.time >= q.from) && (q.to === undefined || t.time < q.to);
+    const found: StoredTrade[] = [];
+    const CHUNK = 16;
+    if (q.from !== undefined) {
+      let start = String(q.from);
+      for (;;) {
+        const entries = await this.redis.xrange(key, start, '+', 'COUNT', CHUNK);
+        for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
+        const last = entries.at(-1);
+        if (!last || entries.length < CHUNK) break;
+        const lastMs = Number(last[0].split('-')[0]);
+        if (q.to !== undefined && lastMs >= q.to + SLACK_MS) break;
+        // A trade earlier than the limit-th found sits in an entry at most a minute after it.
+        if (found.length >= q.limit && lastMs >= kth(found, q.limit, 'first') + SLACK_MS) break;
+        start = `(${last[0]}`;
+      }
+      return found.sort(byTime).slice(0, q.limit);
+    }
+    let end = q.to === undefined ? '+' : String(q.to + SLACK_MS);
+    for (;;) {
+      const entries = await this.redis.xrevrange(key, end, '-', 'COUNT', CHUNK);
+      for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
+      const last = entries.at(-1);
+      if (!last || entries.length < CHUNK) break;
+      // An entry holds trades at or before its ID: older entries hold none newer than the limit-th found.
+      if (found.length >= q.limit && Number(last[0].split('-')[0]) < kth(found, q.limit, 'last')) break;
+      end = `(${last[0]}`;
+    }
+    return found.sort(byTime).slice(-q.limit);
   }
 
   async state(pair: string): Promise<PairState> {

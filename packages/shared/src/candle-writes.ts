@@ -3,6 +3,7 @@
  * (lua/add-ticks.lua), and what a source needs to resume after a restart.
  */
 import { compareIds, type Tick } from './candle.js';
+import { encodeStored, foldBatch, packTrades } from './fold.js';
 import type { LiveEvent } from './events.js';
 import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
@@ -47,30 +48,51 @@ export class TickStore {
     defineScripts(redis);
   }
 
-  /** Stores one pair's trades once each and folds them into their base candles. */
+  /**
+   * Stores one pair's trades once each, folded into their base candles. The
+   * batch is folded here (fold.ts) and checked and written by the script in
+   * one atomic call; trades the script finds are not new, or older than the
+   * pair's low bound, are dropped and the rest sent again, their count going
+   * with that write. A crash at any instant leaves each trade either stored,
+   * folded and counted, or not at all.
+   */
   async addTicks(pair: string, ticks: readonly Tick[], opts: AddOptions = {}): Promise<AddResult> {
     if (ticks.length === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
-    const args: (string | number)[] = [];
     let newest = -Infinity;
-    for (const t of ticks) {
-      args.push(t.time, t.price, t.quantity, t.amount, t.side ?? '', t.id);
-      if (t.time > newest) newest = t.time;
-    }
+    for (const t of ticks) if (t.time > newest) newest = t.time;
+    const clock = opts.clock ?? newest;
     const k = this.keys;
-    const r = await this.redis.addTicks(
-      k.ticks(pair),
-      k.ids(pair),
-      k.state(pair),
-      k.candles(pair, this.plan.baseMs),
-      k.revised(pair),
-      this.plan.baseMs,
-      this.opts.tickRetentionMs,
-      this.opts.maxLateMs,
-      opts.clock ?? newest,
-      opts.replayPosition ?? '',
-      ...args,
-    );
-    return { added: Number(r[0]), duplicates: Number(r[1]), late: Number(r[2]), refused: r.slice(3).map(Number) };
+    const keys = [k.ticks(pair), k.ids(pair), k.seen(pair), k.state(pair), k.candles(pair, this.plan.baseMs), k.revised(pair)];
+    // Indexes (into `ticks`) still to be written.
+    let live = ticks.map((_, i) => i);
+    let duplicates = 0;
+    const refused: number[] = [];
+    for (;;) {
+      const batch = live.map((i) => ticks[i]!);
+      const args: (string | number)[] = [
+        this.plan.baseMs,
+        this.opts.tickRetentionMs,
+        this.opts.maxLateMs,
+        clock,
+        opts.replayPosition ?? '',
+        duplicates,
+        refused.length,
+        packTrades(batch),
+      ];
+      for (const c of foldBatch(batch, this.plan.baseMs)) args.push(c.time, encodeStored(c));
+      const r = await this.redis.addTicks(...keys, ...args);
+      if (Number(r[0]) !== -1) {
+        return { added: Number(r[0]), duplicates, late: Number(r[1]), refused: refused.sort((a, b) => a - b) };
+      }
+      const drop = new Set<number>();
+      for (let j = 1; j + 1 < r.length; j += 2) {
+        const at = live[Number(r[j])]!;
+        drop.add(at);
+        if (r[j + 1] === 'r') refused.push(at);
+        else duplicates++;
+      }
+      live = live.filter((i) => !drop.has(i));
+    }
   }
 
   /**
@@ -79,12 +101,14 @@ export class TickStore {
    * time of the pair's latest trade. Undefined when nothing is stored.
    */
   async latestTrade(pair: string, scan = 1000): Promise<{ id?: string; time?: number } | undefined> {
-    const [ids, lt] = await Promise.all([
+    const [ids, ranges, lt] = await Promise.all([
       this.redis.zrevrange(this.keys.ids(pair), 0, scan - 1),
+      // Integer ids: the range with the highest id holds the newest.
+      this.redis.zrevrange(this.keys.seen(pair), 0, 0),
       this.redis.hget(this.keys.state(pair), 'lt'),
     ]);
     let id: string | undefined;
-    for (const x of ids) if (id === undefined || compareIds(x, id) > 0) id = x;
+    for (const x of [...ids, ...ranges.map((m) => m.split(':')[1]!)]) if (id === undefined || compareIds(x, id) > 0) id = x;
     const t = lt === null || lt === '' ? undefined : Number(lt);
     const time = t !== undefined && Number.isFinite(t) ? t : undefined;
     if (id === undefined && time === undefined) return undefined;

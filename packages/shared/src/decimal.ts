@@ -9,6 +9,8 @@
  */
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+/** Already canonical: no leading zeros, no trailing fraction zeros, no empty parts. */
+const CANONICAL = /^(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
 
 interface Scaled {
   readonly units: bigint;
@@ -28,6 +30,8 @@ export function isDecimal(s: string): boolean {
  * sometimes send small integers as numbers).
  */
 export function canonical(value: string | number): string {
+  // Fast path: most exchange decimals are canonical already.
+  if (typeof value === 'string' && CANONICAL.test(value)) return value;
   let s = typeof value === 'number' ? numberToDecimal(value) : expandExponent(value.trim());
   if (!DECIMAL.test(s)) throw new DecimalError(`not a decimal: ${JSON.stringify(value)}`);
   if (s.startsWith('.')) s = `0${s}`;
@@ -77,10 +81,48 @@ function align(a: Scaled, b: Scaled): [bigint, bigint, number] {
   return [up(a), up(b), scale];
 }
 
-/** Exact sum of non-negative decimal strings. */
+/**
+ * Canonical `s` as an integer of units and a scale, when the units are
+ * exact in a double (at most 15 digits); undefined otherwise.
+ */
+function small(s: string): { units: number; scale: number } | undefined {
+  if (s.length > 16 || !PLAIN.test(s)) return undefined;
+  const dot = s.indexOf('.');
+  const digits = dot < 0 ? s : s.slice(0, dot) + s.slice(dot + 1);
+  if (digits.length > 15) return undefined;
+  return { units: Number(digits), scale: dot < 0 ? 0 : s.length - dot - 1 };
+}
+
+const PLAIN = /^\d+(?:\.\d+)?$/;
+const POW10 = Array.from({ length: 31 }, (_, i) => 10 ** i);
+
+/** `units / 10^scale` written canonically (units a safe integer). */
+function formatSmall(units: number, scale: number): string {
+  if (scale === 0) return String(units);
+  let digits = String(units);
+  if (digits.length <= scale) digits = '0'.repeat(scale - digits.length + 1) + digits;
+  const int = digits.slice(0, digits.length - scale);
+  let frac = digits.slice(digits.length - scale);
+  let end = frac.length;
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+  frac = frac.slice(0, end);
+  return frac ? `${int}.${frac}` : int;
+}
+
+/** Exact sum of canonical non-negative decimal strings. */
 export function add(a: string, b: string): string {
-  const [x, y, scale] = align(parse(a), parse(b));
-  return format({ units: x + y, scale });
+  if (a === '0') return canonical(b);
+  if (b === '0') return canonical(a);
+  // Fast path: both fit a double once aligned, and so does the sum.
+  const x = small(a);
+  const y = small(b);
+  if (x && y) {
+    const scale = Math.max(x.scale, y.scale);
+    const u = x.units * POW10[scale - x.scale]! + y.units * POW10[scale - y.scale]!;
+    if (Number.isSafeInteger(u) && scale <= 30) return formatSmall(u, scale);
+  }
+  const [p, q, scale] = align(parse(a), parse(b));
+  return format({ units: p + q, scale });
 }
 
 /** Exact sum of many decimal strings ("0" for none). */
@@ -95,6 +137,12 @@ export function sum(values: Iterable<string>): string {
 
 /** Exact product, e.g. price x quantity = quote amount. */
 export function mul(a: string, b: string): string {
+  const fx = small(canonical(a));
+  const fy = small(canonical(b));
+  if (fx && fy) {
+    const u = fx.units * fy.units;
+    if (Number.isSafeInteger(u)) return formatSmall(u, fx.scale + fy.scale);
+  }
   const x = parse(a);
   const y = parse(b);
   return format({ units: x.units * y.units, scale: x.scale + y.scale });
@@ -102,6 +150,14 @@ export function mul(a: string, b: string): string {
 
 /** -1, 0 or 1, comparing values (so "1.50" equals "1.5"). */
 export function compare(a: string, b: string): -1 | 0 | 1 {
+  if (a === b) return 0;
+  // Fast path: distinct decimals of at most 15 significant digits are
+  // distinct doubles in the same order (DBL_DIG is 15).
+  if (a.length <= 16 && b.length <= 16) {
+    const x = Number(a);
+    const y = Number(b);
+    if (x !== y && Number.isFinite(x) && Number.isFinite(y)) return x < y ? -1 : 1;
+  }
   const [x, y] = align(parse(a), parse(b));
   return x < y ? -1 : x > y ? 1 : 0;
 }
@@ -116,7 +172,7 @@ export function min(a: string, b: string): string {
 
 /** True when the decimal is zero. */
 export function isZero(a: string): boolean {
-  return parse(a).units === 0n;
+  return canonical(a) === '0';
 }
 
 /** Value times 10^-places, rounded half-up to `places` fraction digits (for display only). */

@@ -18,3 +18,4 @@ export * from './time.js';
 export * from './events.js';
 export * from './bounds.js';
 export * from './meta.js';
+export * from './fold.js';

@@ -12,9 +12,11 @@ import { periodLabel } from './period.js';
 /**
  * The key layout's version. 2: only traded candles are stored (flat ones are
  * derived when read), the base period's forming candles live with its closed
- * ones, trade ids are scored by trade time, counters live per pair.
+ * ones, trade ids are scored by trade time, counters live per pair. 3: the
+ * stream holds one entry per batch (trades packed), integer trade ids are
+ * kept as ranges.
  */
-export const KEY_LAYOUT = 2;
+export const KEY_LAYOUT = 3;
 
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -27,9 +29,17 @@ export class Keys {
   ticks(pair: string): string {
     return `${this.prefix}:ticks:{${pair}}`;
   }
-  /** Sorted set of the pair's trade ids scored by trade time: dedupe for every trade still inside MAX_LATE. */
+  /** Sorted set of the pair's non-integer trade ids scored by trade time: dedupe for every trade still inside MAX_LATE. */
   ids(pair: string): string {
     return `${this.prefix}:ids:{${pair}}`;
+  }
+  /**
+   * Sorted set of the ranges of integer trade ids seen, "lo:hi:tmax" scored
+   * by hi: exchanges number trades densely, so this costs a few bytes per
+   * gap, not per trade.
+   */
+  seen(pair: string): string {
+    return `${this.prefix}:seen:{${pair}}`;
   }
   /**
    * Hash: `first` (first traded base bucket), `lt` (last trade time), `lo`

@@ -17,20 +17,8 @@ function load(file: string): string {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/add-ticks.lua: returns [added, duplicates, late, ...refused indexes]. */
-    addTicks(
-      ticks: string,
-      ids: string,
-      state: string,
-      baseCandles: string,
-      revised: string,
-      baseMs: number,
-      retentionMs: number,
-      maxLateMs: number,
-      clock: number,
-      replayPosition: string,
-      ...trades: (string | number)[]
-    ): Result<number[], Context>;
+    /** lua/add-ticks.lua: returns [added, late], or [-1, index, kind, ...] when some trades are not new or too old. */
+    addTicks(...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the public candles' JSON, oldest first, joined by commas. */
@@ -46,7 +34,7 @@ export function defineScripts(redis: Redis | Cluster): void {
   sources ??= { addTicks: load('add-ticks.lua'), closePair: load('close-pair.lua'), readCandles: load('read-candles.lua') };
   if (defined.has(redis)) return;
   defined.add(redis);
-  redis.defineCommand('addTicks', { numberOfKeys: 5, lua: sources.addTicks });
+  redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
 }

@@ -5,7 +5,7 @@
  * and a dead-letter entry.
  */
 import type { Side, Tick } from './candle.js';
-import { DecimalError, canonical, isZero, mul } from './decimal.js';
+import { DecimalError, canonical, mul } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
 import { shown } from './shown.js';
 import { parseUtcTime } from './time.js';
@@ -37,13 +37,19 @@ const MAX_FRACTION_DIGITS = 24;
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 4_102_444_800_000;
 
+/** Canonical and within the digit bounds already (the common case): no work to do. */
+const PLAIN_DECIMAL = /^(?:0|[1-9]\d{0,23})(?:\.\d{0,23}[1-9])?$/;
+
 function decimal(name: string, v: unknown): string {
+  if (typeof v === 'string' && v !== '0' && PLAIN_DECIMAL.test(v)) return v;
   if (typeof v !== 'string' && typeof v !== 'number') throw new TickError(`${name} is missing or not a decimal`);
   try {
     const d = canonical(v);
-    if (isZero(d)) throw new TickError(`${name} is zero`);
-    const [int = '', frac = ''] = d.split('.');
-    if (int.length > MAX_INT_DIGITS || frac.length > MAX_FRACTION_DIGITS) {
+    if (d === '0') throw new TickError(`${name} is zero`);
+    const dot = d.indexOf('.');
+    const int = dot < 0 ? d.length : dot;
+    const frac = dot < 0 ? 0 : d.length - dot - 1;
+    if (int > MAX_INT_DIGITS || frac > MAX_FRACTION_DIGITS) {
       throw new TickError(`${name} ${JSON.stringify(String(v)).slice(0, 40)} is out of range (at most ${MAX_INT_DIGITS} digits before the point and ${MAX_FRACTION_DIGITS} after)`);
     }
     return d;

@@ -1,46 +1,49 @@
 --[[
-  Stores a batch of one pair's trades and folds each new one into the candle
-  of its base bucket, atomically: a trade is stored once and counted once,
-  and its counters change in the same step as the data (a crash at any
-  instant loses neither, doubles neither).
+  Stores a batch of one pair's trades, atomically: each trade once, its
+  fold merged into the candle of its base bucket, counted with the data.
 
-  KEYS[1] ticks stream          ticks:{PAIR}
-  KEYS[2] trade ids (dedupe)    ids:{PAIR}        zset: id scored by trade time (ms)
-  KEYS[3] pair state            state:{PAIR}      hash (see keys.ts)
-  KEYS[4] base candles          candles:{PAIR}:<base>  zset by bucket start:
-                                traded buckets only, forming and closed alike
-  KEYS[5] revised base buckets  revised:{PAIR}    zset, for the closer
+  The ingester folds the batch (one partial candle per base bucket it
+  touches) and packs it for the stream; the script checks every trade first
+  and writes only if all are new and inside the time bound. Otherwise it
+  writes nothing and answers which are not, and the ingester sends the rest
+  again (with how many it dropped, to be counted in the same write). So the
+  per-trade work here is a check, and a write is one stream entry and one
+  merge per bucket, whatever the number of trades.
 
-  ARGV[1] base period, ms
-  ARGV[2] tick retention, ms: ticks that arrived longer ago leave the stream
-          (candles never re-read it)
-  ARGV[3] MAX_LATE, ms
-  ARGV[4] the source's clock when the oldest trade of this batch was
-          accepted (ms). With MAX_LATE it moves the pair's low bound `lo`,
-          which only ever rises: a trade older than `lo` is refused, and ids
-          older than `lo` are forgotten. So the dedupe holds, without
-          exception, for every trade that can still be accepted.
-  ARGV[5] replay position written with this batch ("<file>:<pos>"), or ""
-  ARGV[6..] six per trade: time (ms), price, quantity, amount, side ("" if
-            unknown), id. Decimals are canonical (decimal.ts).
+  Nothing is written before everything that can fail was read and checked:
+  Redis does not roll back a script that fails half way.
 
-  Every loop runs over the batch's trades or the buckets they touch: no
-  bucket range comes from a timestamp.
+  KEYS[1] ticks stream     ticks:{PAIR}    one entry per batch, ID the batch's
+                                           newest trade time (never going back)
+  KEYS[2] other ids        ids:{PAIR}      zset: non-integer trade id -> time
+  KEYS[3] integer ids      seen:{PAIR}     zset of ranges "lo:hi:tmax" scored
+                                           by hi: dense exchange ids cost a few
+                                           bytes per gap, not per trade
+  KEYS[4] pair state       state:{PAIR}    hash (see keys.ts)
+  KEYS[5] base candles     candles:{PAIR}:<base>
+  KEYS[6] revised buckets  revised:{PAIR}
 
-  Returns { added, duplicates, late, i1, i2, ... }: late trades fell in a
-  closed bucket and revised it; i1... are the (0-based) indexes of trades
-  refused as older than `lo` (counted here; the caller sets them aside).
+  ARGV[1] base period, ms      ARGV[2] tick retention, ms
+  ARGV[3] MAX_LATE, ms         ARGV[4] the source's clock at acceptance, ms
+  ARGV[5] replay position ("<file>:<pos>") or ""
+  ARGV[6] duplicates the ingester dropped from this batch (to count)
+  ARGV[7] trades it dropped as out of the time bound (to count)
+  ARGV[8] the trades packed for the stream (fold.ts packTrades:
+          "time,price,quantity,side,id;..."; "" for none): the time and id
+          of each are read from it
+  ARGV[9 ..] per base bucket touched, 2 values: bucket start, and the
+          batch's candle of that bucket as stored (enc() of candle.lua, with
+          its first and last trades' time and id): a bucket new to the store
+          takes it as it is, an existing one merges it
+
+  Returns { added, late } once written, or { -1, i1, k1, i2, k2, ... } when
+  trade i (0-based) is a duplicate (k "d") or older than the pair's low
+  bound (k "r"), having written nothing.
 ]]
 --- @include "decimal"
 --- @include "candle"
 
-local base = tonumber(ARGV[1])
-
--- A script that fails half way keeps what it wrote so far (Redis does not
--- roll a script back). So everything that can fail (a key of the wrong
--- type, a stored candle that does not decode) is read and checked first,
--- and only then is anything written.
-local kinds = { 'stream', 'zset', 'hash', 'zset', 'zset' }
+local kinds = { 'stream', 'zset', 'zset', 'hash', 'zset', 'zset' }
 for i, want in ipairs(kinds) do
   local t = redis.call('TYPE', KEYS[i]).ok
   if t ~= 'none' and t ~= want then
@@ -48,87 +51,226 @@ for i, want in ipairs(kinds) do
   end
 end
 
-local st = redis.call('HMGET', KEYS[3], 'first', 'c:' .. ARGV[1], 'lt', 'lo')
-local first = tonumber(st[1])
-local closed = tonumber(st[2])
-local lt = tonumber(st[3])
-local lo = tonumber(st[4])
+local base = tonumber(ARGV[1])
+local st = redis.call('HMGET', KEYS[4], 'first', 'c:' .. ARGV[1], 'lt', 'lo', 'sm')
+local first, closed, lt, lo, sm = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]), tonumber(st[4]), tonumber(st[5])
 local floor = tonumber(ARGV[4]) - tonumber(ARGV[3])
 if lo == nil or floor > lo then lo = floor end
 
-local added, dups, late = 0, 0, 0
-local refused = {}
-local seen = {}      -- ids taken in this batch
-local new = {}       -- argv index of each trade to store
-local idsArgs = {}   -- score, member pairs for one ZADD
-local touched = {}   -- bucket start -> candle (false: none stored yet)
-local order = {}     -- bucket starts in the order first touched
-local revised = {}
+local function intId(id)
+  return #id <= 15 and (id == '0' or string.match(id, '^[1-9]%d*$') ~= nil)
+end
+local function parseRange(m)
+  local a, b, c = string.match(m, '^(%d+):(%d+):(%d+)$')
+  return { lo = tonumber(a), hi = tonumber(b), t = tonumber(c), m = m }
+end
 
--- 1. Read, check and fold in memory.
-for i = 6, #ARGV, 6 do
-  local t = tonumber(ARGV[i])
-  local id = ARGV[i + 5]
-  if t < lo then
-    refused[#refused + 1] = (i - 6) / 6
-  elseif seen[id] or redis.call('ZSCORE', KEYS[2], id) then
-    dups = dups + 1
+-- 1. Check every trade: inside the time bound, and new.
+local times, ids, nums = {}, {}, {}
+local minId, maxId
+local n = 0
+for ts, id in string.gmatch(ARGV[8], '(%d+),[^,]*,[^,]*,[^,]*,([^;]*)') do
+  n = n + 1
+  local k = n
+  local t = tonumber(ts)
+  times[k] = t
+  ids[k] = id
+  if intId(id) then
+    local x = tonumber(id)
+    nums[k] = x
+    if minId == nil or x < minId then minId = x end
+    if maxId == nil or x > maxId then maxId = x end
+  end
+end
+-- The ranges that may hold the batch's integer ids, or touch them.
+local ranges = {}
+local fallback = false
+if minId ~= nil then
+  local raw = redis.call('ZRANGE', KEYS[3], minId - 1, '+inf', 'BYSCORE', 'LIMIT', 0, 65)
+  for _, m in ipairs(raw) do
+    local r = parseRange(m)
+    if r.lo > maxId + 1 then break end
+    ranges[#ranges + 1] = r
+  end
+  if #raw == 65 and #ranges == 65 then fallback = true end
+end
+local function seenInt(x)
+  if fallback then
+    local m = redis.call('ZRANGE', KEYS[3], x, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
+    return m ~= nil and parseRange(m).lo <= x
+  end
+  for _, r in ipairs(ranges) do
+    if x >= r.lo and x <= r.hi then return true end
+  end
+  return false
+end
+local conflicts = {}
+local batch = {}
+for k = 1, n do
+  local id = ids[k]
+  if times[k] < lo then
+    conflicts[#conflicts + 1] = k - 1
+    conflicts[#conflicts + 1] = 'r'
+  elseif batch[id] or (nums[k] ~= nil and seenInt(nums[k])) or (nums[k] == nil and redis.call('ZSCORE', KEYS[2], id)) then
+    conflicts[#conflicts + 1] = k - 1
+    conflicts[#conflicts + 1] = 'd'
   else
-    seen[id] = true
-    added = added + 1
-    new[#new + 1] = i
-    idsArgs[#idsArgs + 1] = ARGV[i]
-    idsArgs[#idsArgs + 1] = id
+    batch[id] = true
+  end
+end
+if #conflicts > 0 then
+  local ret = { -1 }
+  for _, v in ipairs(conflicts) do ret[#ret + 1] = v end
+  return ret
+end
+
+-- The stored base candles of the buckets the batch touches, in one read
+-- (in order, at most the newest exists); decoded before any write.
+local late = 0
+local partials = {}
+local lowB, highB
+for at = 9, #ARGV - 1, 2 do
+  local b = tonumber(ARGV[at])
+  partials[#partials + 1] = { time = b, text = ARGV[at + 1] }
+  if lowB == nil or b < lowB then lowB = b end
+  if highB == nil or b > highB then highB = b end
+end
+if lowB ~= nil then
+  local stored = {}
+  local raw = redis.call('ZRANGE', KEYS[5], num(lowB), num(highB), 'BYSCORE', 'WITHSCORES')
+  for j = 1, #raw, 2 do stored[tonumber(raw[j + 1])] = raw[j] end
+  for _, x in ipairs(partials) do
+    local m = stored[x.time]
+    if m ~= nil then
+      x.stored = dec(m)
+      x.p = dec(x.text)
+    end
+  end
+end
+
+-- 2. Write. The stream first: if it cannot be written, nothing was.
+if n > 0 then
+  local newest = 0
+  for k = 1, n do
+    local t = times[k]
+    if t > newest then newest = t end
     local b = math.floor(t / base) * base
-    local c = touched[b]
-    if c == nil then
-      c = get(KEYS[4], b) or false
-      order[#order + 1] = b
-    end
-    touched[b] = apply(c or nil, b, t, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], id)
-    if closed and b <= closed then
-      late = late + 1
-      revised[#revised + 1] = b
-      revised[#revised + 1] = num(b)
-    end
+    if closed and b <= closed then late = late + 1 end
     if first == nil or b < first then first = b end
     if lt == nil or t > lt then lt = t end
   end
+  if sm ~= nil and sm > newest then newest = sm end
+  sm = newest
+  local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[2])
+  redis.call('XADD', KEYS[1], 'MINID', '~', num(cutoff), num(newest) .. '-*', 'b', ARGV[8])
+  -- Other ids, one by one.
+  local plain = {}
+  for k = 1, n do
+    if nums[k] == nil then
+      plain[#plain + 1] = times[k]
+      plain[#plain + 1] = ids[k]
+    end
+  end
+  for j = 1, #plain, 2000 do
+    redis.call('ZADD', KEYS[2], unpack(plain, j, math.min(j + 1999, #plain)))
+  end
+  -- Integer ids: runs of consecutive ids (exchange ids usually arrive in
+  -- order: one pass; else sorted first), merged with the ranges they touch.
+  local order = {}
+  local sorted = true
+  local last
+  for k = 1, n do
+    local x = nums[k]
+    if x ~= nil then
+      order[#order + 1] = k
+      if last ~= nil and x <= last then sorted = false end
+      last = x
+    end
+  end
+  if #order > 0 then
+    if not sorted then table.sort(order, function(a, b) return nums[a] < nums[b] end) end
+    local runs = {}
+    local cur
+    for _, k in ipairs(order) do
+      local x, t = nums[k], times[k]
+      if cur ~= nil and x == cur.hi + 1 then
+        cur.hi = x
+        if t > cur.t then cur.t = t end
+      else
+        cur = { lo = x, hi = x, t = t }
+        runs[#runs + 1] = cur
+      end
+    end
+    for _, r in ipairs(ranges) do runs[#runs + 1] = r end
+    if #ranges > 0 then table.sort(runs, function(a, b) return a.lo < b.lo end) end
+    local merged = {}
+    for _, r in ipairs(runs) do
+      local m = merged[#merged]
+      if m ~= nil and r.lo <= m.hi + 1 then
+        if r.hi > m.hi then m.hi = r.hi end
+        if r.t > m.t then m.t = r.t end
+      else
+        merged[#merged + 1] = { lo = r.lo, hi = r.hi, t = r.t }
+      end
+    end
+    local old = {}
+    for _, r in ipairs(ranges) do old[#old + 1] = r.m end
+    if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
+    local add = {}
+    for _, r in ipairs(merged) do
+      add[#add + 1] = r.hi
+      add[#add + 1] = num(r.lo) .. ':' .. num(r.hi) .. ':' .. num(r.t)
+    end
+    for j = 1, #add, 2000 do
+      redis.call('ZADD', KEYS[3], unpack(add, j, math.min(j + 1999, #add)))
+    end
+  end
+  -- The candles: new buckets in one ZADD, existing ones merged.
+  local fresh = {}
+  local revised = {}
+  for _, x in ipairs(partials) do
+    if x.stored == nil then
+      fresh[#fresh + 1] = x.time
+      fresh[#fresh + 1] = x.text
+    else
+      put(KEYS[5], merge(x.stored, x.p))
+    end
+    if closed and x.time <= closed then
+      revised[#revised + 1] = x.time
+      revised[#revised + 1] = num(x.time)
+    end
+  end
+  for j = 1, #fresh, 2000 do
+    redis.call('ZADD', KEYS[5], unpack(fresh, j, math.min(j + 1999, #fresh)))
+  end
+  for j = 1, #revised, 2000 do
+    redis.call('ZADD', KEYS[6], unpack(revised, j, math.min(j + 1999, #revised)))
+  end
 end
 
--- 2. Write.
-if added > 0 then
-  local now = redis.call('TIME')
-  now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  local cutoff = num(now - tonumber(ARGV[2]))
-  -- Variadic, in slices: unpack() has a stack limit.
-  for j = 1, #idsArgs, 2000 do
-    redis.call('ZADD', KEYS[2], unpack(idsArgs, j, math.min(j + 1999, #idsArgs)))
-  end
-  for _, i in ipairs(new) do
-    redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', 't', ARGV[i], 'p', ARGV[i + 1], 'q', ARGV[i + 2], 'a', ARGV[i + 3], 's', ARGV[i + 4], 'i', ARGV[i + 5])
-  end
-  for _, b in ipairs(order) do put(KEYS[4], touched[b]) end
-  for j = 1, #revised, 2000 do
-    redis.call('ZADD', KEYS[5], unpack(revised, j, math.min(j + 1999, #revised)))
-  end
-end
+-- Forget what the low bound has passed: ids one by one, ranges from the
+-- oldest (a few per call).
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. num(lo))
+local oldest = redis.call('ZRANGE', KEYS[3], 0, 7)
+local gone = {}
+for _, m in ipairs(oldest) do
+  if parseRange(m).t >= lo then break end
+  gone[#gone + 1] = m
+end
+if #gone > 0 then redis.call('ZREM', KEYS[3], unpack(gone)) end
 
 local fields = { 'lo', num(lo) }
-if added > 0 then
+if n > 0 then
   fields[#fields + 1] = 'first'; fields[#fields + 1] = num(first)
   fields[#fields + 1] = 'lt'; fields[#fields + 1] = num(lt)
+  fields[#fields + 1] = 'sm'; fields[#fields + 1] = num(sm)
 end
 if ARGV[5] ~= '' then
   fields[#fields + 1] = 'rp'; fields[#fields + 1] = ARGV[5]
 end
-redis.call('HSET', KEYS[3], unpack(fields))
-if added > 0 then redis.call('HINCRBY', KEYS[3], 'ticks_ingested_total', added) end
-if dups > 0 then redis.call('HINCRBY', KEYS[3], 'ticks_duplicate_total', dups) end
-if late > 0 then redis.call('HINCRBY', KEYS[3], 'ticks_late_total', late) end
-if #refused > 0 then redis.call('HINCRBY', KEYS[3], 'ticks_out_of_window_total', #refused) end
-
-local ret = { added, dups, late }
-for _, i in ipairs(refused) do ret[#ret + 1] = i end
-return ret
+redis.call('HSET', KEYS[4], unpack(fields))
+if n > 0 then redis.call('HINCRBY', KEYS[4], 'ticks_ingested_total', n) end
+if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[4], 'ticks_duplicate_total', tonumber(ARGV[6])) end
+if late > 0 then redis.call('HINCRBY', KEYS[4], 'ticks_late_total', late) end
+if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[4], 'ticks_out_of_window_total', tonumber(ARGV[7])) end
+return { n, late }

@@ -69,7 +69,8 @@ local function emit(p, kind, c, force)
   p.room = p.room - 1
   events[#events + 1] = p.ms
   events[#events + 1] = kind
-  events[#events + 1] = enc(c)
+  -- A stored candle goes as stored (the worker reads it as JSON either way).
+  events[#events + 1] = c.raw or enc(c)
 end
 -- Every bucket of [a, z] (starts) changed: each one sent if there is room,
 -- else one gap for all but the last, and the last (the newest) sent.
@@ -164,35 +165,41 @@ for _, p in ipairs(L) do
     end
     local upto = lim
     if start <= lim and s then
-      local raw = redis.call('ZRANGE', s.key, num(start), num(lim + p.ms - 1), 'BYSCORE', 'LIMIT', 0, budget + 1)
-      if #raw > budget then
+      -- The source's candles of [start, lim + p): parsed lite (range()),
+      -- their buckets from the scores.
+      local parts = range(s.key, start, lim + p.ms - 1, budget + 1)
+      if #parts > budget then
         -- Keep whole buckets only: the last one touched may be cut.
-        local lastB = math.floor(dec(raw[#raw]).time / p.ms) * p.ms
+        local lastB = math.floor(parts[#parts].time / p.ms) * p.ms
         if lastB == start then
           -- One bucket holds more parts than the budget: read it whole
           -- (at most p.ms / s.ms parts, a bound set by PERIODS).
-          raw = redis.call('ZRANGE', s.key, num(start), num(start + p.ms - 1), 'BYSCORE')
+          parts = range(s.key, start, start + p.ms - 1)
           upto = start
         else
           upto = lastB - p.ms
           local cut = {}
-          for _, m in ipairs(raw) do
-            if dec(m).time < lastB then cut[#cut + 1] = m end
+          for _, c in ipairs(parts) do
+            if c.time < lastB then cut[#cut + 1] = c end
           end
-          raw = cut
+          parts = cut
         end
         more = 1
       end
-      budget = budget - #raw
+      budget = budget - #parts
+      -- One roll-up per bucket with parts, written in one ZADD (after
+      -- clearing the range: a script that failed half way may have left
+      -- some, and two members at one score would be two candles).
+      local add = {}
       local group, gb = {}, nil
       local function flush()
         if gb ~= nil then
-          put(p.key, rollup(gb, group))
+          add[#add + 1] = gb
+          add[#add + 1] = enc(rollup(gb, group))
           budget = budget - 1
         end
       end
-      for _, m in ipairs(raw) do
-        local c = dec(m)
+      for _, c in ipairs(parts) do
         local b = math.floor(c.time / p.ms) * p.ms
         if b ~= gb then
           flush()
@@ -201,6 +208,12 @@ for _, p in ipairs(L) do
         group[#group + 1] = c
       end
       flush()
+      if #add > 0 then
+        redis.call('ZREMRANGEBYSCORE', p.key, num(start), num(upto))
+        for j = 1, #add, 2000 do
+          redis.call('ZADD', p.key, unpack(add, j, math.min(j + 1999, #add)))
+        end
+      end
     end
     if start <= upto then
       closedCount = closedCount + (upto - start) / p.ms + 1

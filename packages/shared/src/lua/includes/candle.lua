@@ -71,25 +71,45 @@ local function apply(c, time, t, price, qty, amt, id)
   return c
 end
 
+-- Merges `p`, the fold of new trades of bucket `c.time` (with their first
+-- and last trades' time and id), into the stored candle `c` of that bucket.
+local function merge(c, p)
+  if c == nil or c.trades == 0 then return p end
+  if tradecmp(p.ot, p.oi, c.ot, c.oi) < 0 then
+    c.open = p.open; c.ot = p.ot; c.oi = p.oi
+  end
+  if tradecmp(p.ct, p.ci, c.ct, c.ci) > 0 then
+    c.close = p.close; c.ct = p.ct; c.ci = p.ci
+  end
+  if dcmp(p.high, c.high) > 0 then c.high = p.high end
+  if dcmp(p.low, c.low) < 0 then c.low = p.low end
+  c.volume = dadd(c.volume, p.volume)
+  c.quoteVolume = dadd(c.quoteVolume, p.quoteVolume)
+  c.trades = c.trades + p.trades
+  return c
+end
+
 -- Rolls consecutive parts (oldest first) up into the candle of bucket `time`.
 local function rollup(time, parts)
   local out = nil
+  local vols, quotes = {}, {}
   for _, p in ipairs(parts) do
     if p.trades > 0 then
+      vols[#vols + 1] = p.volume
+      quotes[#quotes + 1] = p.quoteVolume
       if out == nil then
-        out = { time = time, open = p.open, high = p.high, low = p.low, close = p.close,
-          volume = p.volume, quoteVolume = p.quoteVolume, trades = p.trades }
+        out = { time = time, open = p.open, high = p.high, low = p.low, close = p.close, trades = p.trades }
       else
         if dcmp(p.high, out.high) > 0 then out.high = p.high end
         if dcmp(p.low, out.low) < 0 then out.low = p.low end
         out.close = p.close
-        out.volume = dadd(out.volume, p.volume)
-        out.quoteVolume = dadd(out.quoteVolume, p.quoteVolume)
         out.trades = out.trades + p.trades
       end
     end
   end
   if out == nil then return flat(time, parts[1].open) end
+  out.volume = dsum(vols)
+  out.quoteVolume = dsum(quotes)
   return out
 end
 
@@ -109,13 +129,25 @@ end
 -- the price of a flat bucket at `time`.
 local function closeBefore(key, time)
   local m = redis.call('ZRANGE', key, '(' .. num(time), '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1)[1]
-  if m then return dec(m).close end
+  if m then return string.match(m, '"close":"([^"]*)"') end
   return nil
 end
 
--- Decoded members of `key` scored in [a, b].
-local function range(key, a, b)
+-- The members of `key` scored in [a, b], read for roll-ups and events: the
+-- candle's values by one pattern (twice as fast as cjson.decode), its
+-- bucket from the score, and the stored text itself (`raw`).
+local function range(key, a, b, limit)
   local out = {}
-  for i, m in ipairs(redis.call('ZRANGE', key, num(a), num(b), 'BYSCORE')) do out[i] = dec(m) end
+  local raw
+  if limit then
+    raw = redis.call('ZRANGE', key, num(a), num(b), 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
+  else
+    raw = redis.call('ZRANGE', key, num(a), num(b), 'BYSCORE', 'WITHSCORES')
+  end
+  for i = 1, #raw, 2 do
+    local m = raw[i]
+    local o, h, l, c, v, q, n = string.match(m, '"open":"([^"]*)","high":"([^"]*)","low":"([^"]*)","close":"([^"]*)","volume":"([^"]*)","quoteVolume":"([^"]*)","trades":(%d+)')
+    out[#out + 1] = { time = tonumber(raw[i + 1]), open = o, high = h, low = l, close = c, volume = v, quoteVolume = q, trades = tonumber(n), raw = m }
+  end
   return out
 end

@@ -1,0 +1,63 @@
+/**
+ * The production fold (packages/shared/src/fold.ts, in the ingester) against
+ * the reference fold of candle.ts on random trades, and its encoding
+ * against the Lua store's own (enc() of lua/includes/candle.lua), byte for
+ * byte: the store compares and cuts stored candles as text.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { candlesFromTicks, encodeStored, foldBatch, packTrades, unpackTrades, type Tick } from '@candlestack/shared';
+import { fuzzParams } from './support/fuzz.js';
+import { TEST_REDIS_URL } from './support/redis.js';
+
+const redis = new Redis(TEST_REDIS_URL);
+afterAll(() => redis.disconnect());
+
+const T0 = Date.UTC(2024, 0, 1);
+/** Decimals that fit a double's exact integers (the fast path), and long ones that do not (24 digits a side). */
+const dec = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 99_999_999 })).map(([i, f]) => (f === 0 ? `${i + 1}` : `${i}.${String(f).replace(/0+$/, '')}`)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.bigInt({ min: 1n, max: 10n ** 24n - 1n }), fc.integer({ min: 0, max: 24 }))
+      .map(([u, scale]) => {
+        const d = u.toString().padStart(scale + 1, '0');
+        const int = d.slice(0, d.length - scale).replace(/^0+(?=\d)/, '');
+        const frac = d.slice(d.length - scale).replace(/0+$/, '');
+        return frac ? `${int}.${frac}` : int;
+      }),
+  },
+);
+const tick = fc.record({
+  time: fc.integer({ min: T0, max: T0 + 600_000 }),
+  price: dec,
+  quantity: dec,
+  amount: dec,
+  side: fc.constantFrom<'buy' | 'sell' | undefined>('buy', 'sell', undefined),
+  id: fc.integer({ min: 1, max: 1e12 }).map(String),
+});
+
+describe('the production fold', () => {
+  it('equals the reference fold, bucket by bucket, on random trades in random order', () => {
+    fc.assert(
+      fc.property(fc.array(tick, { minLength: 1, maxLength: 300 }), (raw) => {
+        const ticks: Tick[] = raw.map((t) => ({ pair: 'A_B', ...t, ...(t.side === undefined && { side: undefined }) })).map(({ side, ...t }) => (side ? { ...t, side } : t));
+        const folded = foldBatch(ticks, 60_000).sort((a, b) => a.time - b.time);
+        expect(folded).toEqual(candlesFromTicks(ticks, 60_000).filter((c) => c.trades > 0));
+        expect(unpackTrades(packTrades(ticks))).toEqual(ticks.map(({ pair: _p, amount: _a, ...t }) => t));
+      }),
+      fuzzParams(300),
+    );
+  });
+
+  it('encodes a candle exactly as the Lua store does', async () => {
+    const lib = ['decimal', 'candle'].map((n) => readFileSync(new URL(`../packages/shared/src/lua/includes/${n}.lua`, import.meta.url), 'utf8')).join('\n');
+    const script = `${lib}\nlocal out = {}\nfor i = 1, #ARGV do out[i] = enc(cjson.decode(ARGV[i])) end\nreturn out`;
+    const candles = fc.sample(fc.array(tick, { minLength: 1, maxLength: 50 }), { numRuns: 50, seed: fuzzParams(1).seed }).flatMap((raw) => foldBatch(raw.map((t) => ({ pair: 'A_B', ...t })) as Tick[], 60_000));
+    const texts = candles.map(encodeStored);
+    expect(await redis.eval(script, 0, ...texts)).toEqual(texts);
+  });
+});
