@@ -10,6 +10,7 @@
  * Redis ceiling when it is on the PATH. See BENCHMARKS.md for the method and
  * the figures over time.
  */
+import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
 import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
 
@@ -27,6 +28,7 @@ const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.len
 
 const SECTIONS: Record<string, Section> = {
   e2e,
+  'close-lag': closeLag,
 };
 
 const ctx: BenchContext = {

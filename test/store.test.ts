@@ -15,6 +15,7 @@ import {
   type SourceClock,
   type StoredCandle,
   type Tick,
+  parseCandles,
   unpackTrades,
 } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
@@ -212,6 +213,60 @@ describe('CANDLE_RETENTION', () => {
       const before = traded.filter((t) => t < cutoff);
       expect(stored, `${ms}`).toEqual([...before.slice(-1), ...traded.filter((t) => t >= cutoff)]);
     }
+  });
+});
+
+describe('closing some periods only', () => {
+  it('passes the periods whose limit moved; with revisions pending it closes them all', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const plan = planPeriods(parsePeriods('1s,5s,1m'));
+    const store = new CandleStore(redis, keys, plan);
+    const ticks = makeTicks(300, 90_000, 41);
+    await store.addTicks('A_B', ticks);
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 30_000), 0));
+    // A tick of the 1s period alone: the 5s and 1m watermarks stay.
+    const before = await store.state('A_B');
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 33_000), 0), { periods: new Set([1000]) });
+    const after = await store.state('A_B');
+    expect(after.closedThrough.get(1000)).toBe(T0 + 32_000);
+    expect(after.closedThrough.get(5000)).toBe(before.closedThrough.get(5000));
+    // A late trade: the next partial call closes every period, re-rolling the 5s candle.
+    await store.addTicks('A_B', [{ pair: 'A_B', time: T0 + 12_345, id: '9', price: '555', quantity: '1', amount: '555' }]);
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 34_000), 0), { periods: new Set([1000]) });
+    expect(await redis.zcard(keys.revised('A_B'))).toBe(0);
+    const five = await store.closedCandles('A_B', 5000, { from: T0 + 10_000, limit: 1 });
+    expect(five[0]!.high).toBe('555');
+    expect((await store.state('A_B')).closedThrough.get(5000)).toBe(T0 + 25_000);
+  });
+});
+
+describe('closed by the clock', () => {
+  it('reads a bucket as closed once its grace time is over, before the worker stores it', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const plan = planPeriods(parsePeriods('1s,5s'));
+    const store = new CandleStore(redis, new Keys(prefix), plan);
+    const ticks = makeTicks(200, 12_400, 31);
+    await store.addTicks('A_B', ticks);
+    // Closed by a worker through second 4 (and 5s bucket 0); the clock is at 12.5 s.
+    await store.closePair('A_B', closeLimits(plan, replayAt(T0 + 5_999), 0));
+    const now = T0 + 12_500;
+    const limits = closeLimits(plan, replayAt(now), 500);
+    const read = async (ms: number) =>
+      parseCandles(await store.read('A_B', ms, { what: 'both', now, limit: 100, closeLimit: limits.get(ms)! })).map((c) => ({ time: c.time - T0, closed: c.closed, trades: c.trades }));
+    const ref = (ms: number) => candlesFromTicks(ticks, ms, Math.floor(now / ms) * ms).map((c) => c.trades);
+    // 1s: 0-4 stored by the worker; 5-10 not yet and outside the window; 11 closed by the clock; 12 forming.
+    const ones = await read(1000);
+    expect(ones.map((c) => [c.time, c.closed])).toEqual([[0, true], [1000, true], [2000, true], [3000, true], [4000, true], [11_000, true], [12_000, false]]);
+    expect(ones.map((c) => c.trades)).toEqual([...ref(1000).slice(0, 5), ref(1000)[11], ref(1000)[12]]);
+    // 5s: bucket 0 stored; 5 (ended at 10 s, grace over) closed by the clock; 10 forming.
+    expect(await read(5000)).toEqual([
+      { time: 0, closed: true, trades: ref(5000)[0] },
+      { time: 5000, closed: true, trades: ref(5000)[1] },
+      { time: 10_000, closed: false, trades: ref(5000)[2] },
+    ]);
   });
 });
 

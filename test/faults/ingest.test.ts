@@ -179,4 +179,47 @@ describe('ingester killed with SIGKILL', () => {
     }
     await two.stop();
   }, 120_000);
+
+  it('replay killed four times at random instants: every trade folded and counted exactly once', async () => {
+    const { prefix, keys, store, stats } = setup('fault-ingest-kills');
+    const start = Date.UTC(2022, 2, 1);
+    const pairs = Array.from({ length: 20 }, (_, i) => `K${i}_USDT`);
+    const unique = pairs.flatMap((pair, i) => syntheticTicks(pair, start, 3_600_000, 3_000, 40 + i)).sort((a, b) => a.time - b.time);
+    // Some trades again (a resend), some late (out of order, inside MAX_LATE).
+    const rnd = rng(77);
+    const lines = unique.map((t) => ({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, id: t.id }));
+    for (let i = 0; i < 3_000; i++) {
+      const at = Math.floor(rnd() * lines.length);
+      lines.splice(at + 50, 0, lines[at]!);
+    }
+    const file = join(dir, 'kills.jsonl');
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300', SOURCE: 'replay', REPLAY_FILE: file, REPLAY_SPEED: '0' };
+    for (let k = 0; k < 4; k++) {
+      const p = AppProcess.start('ingest', env);
+      cleanups.push(() => p.kill());
+      const before = (await stats.read()).ticks_ingested_total ?? 0;
+      await waitFor(async () => ((await stats.read()).ticks_ingested_total ?? 0) >= before + 2_000 + Math.floor(rnd() * 6_000), `progress before kill ${k + 1}`, 30_000);
+      await p.kill('SIGKILL');
+    }
+    const last = AppProcess.start('ingest', env);
+    cleanups.push(() => last.kill());
+    await waitFor(async () => (await redis.hget(keys.clock(), 'done')) === '1', 'the replay to finish', 60_000);
+    const worker = await startTestWorker(env);
+    cleanups.push(() => worker.close());
+    const end = unique.at(-1)!.time;
+    await waitFor(async () => {
+      const states = await Promise.all(pairs.map((pr) => redis.hget(keys.state(pr), 'c:5000')));
+      return states.every((c) => Number(c) >= Math.floor(end / 5000) * 5000);
+    }, 'every bucket to close', 30_000);
+    const s = await stats.read();
+    expect(s.ticks_ingested_total).toBe(unique.length);
+    expect(s.ticks_out_of_window_total ?? 0).toBe(0);
+    for (const pair of pairs) {
+      const mine = unique.filter((t) => t.pair === pair).map(({ amount: _a, ...t }) => toTick(t));
+      const expected = candlesFromTicks(mine, 5000, Math.floor(end / 5000) * 5000).map(strip);
+      expect((await store.closedCandles(pair, 5000, { from: 0, limit: 10_000 })).map(strip), pair).toEqual(expected);
+    }
+    await last.stop();
+  }, 120_000);
 });

@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
     }),
   );
   app.use(metrics.router);
-  app.use(candlesRouter(deps.store, periods));
+  app.use(candlesRouter(deps.store, periods, config.GRACE_MS));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
   // Before the board and the dead-letter route: other sites' requests never reach them.

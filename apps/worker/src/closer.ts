@@ -29,10 +29,12 @@ export interface CloseRunResult {
   readonly revised: number;
 }
 
-/** Pairs closed at once: enough to hide round trips, few enough to stay fair to other clients. */
-const PARALLEL_PAIRS = 16;
+/** Pairs closed at once: enough to hide round trips (ioredis pipelines them), few enough to stay fair to other clients. */
+const PARALLEL_PAIRS = 64;
 
 const NOBODY: ReadonlySet<number> = new Set();
+/** A run over every period at least this often. */
+const WHOLE_EVERY_MS = 60_000;
 
 /** Candles sent one by one per period and pair in one close run; past that, one `gap` event (DESIGN.md). */
 export const EVENTS_PER_PERIOD = 200;
@@ -42,6 +44,10 @@ export class Closer {
   private readonly reads: CandleReader;
   private readonly stats: Stats;
   private readonly served: Set<number>;
+  /** The limits of this process's last run, the time of its last run over every period, and whether a pair failed in it. */
+  private readonly lastLimits = new Map<number, number>();
+  private lastWhole = 0;
+  private lastFailed = false;
   /** One error line per failing pair at a time, a bounded number in all. */
   private readonly logLimit = new LogLimiter(256, 20, 600_000);
 
@@ -73,6 +79,14 @@ export class Closer {
     const pairs = await this.reads.pairs();
     // Nobody listens (no API runs): no candle events to build or publish.
     const served = (await this.anyoneListens()) ? this.served : NOBODY;
+    // Only the periods whose limit moved since this process's last run (and
+    // those they roll up from): a live tick is then one period for most
+    // pairs. Every period at start, after a failure, and at least once a
+    // minute, so that a pair left behind catches up.
+    const moved = new Set<number>();
+    for (const [ms, lim] of limits) if (lim !== undefined && this.lastLimits.get(ms) !== lim) moved.add(ms);
+    const whole = wanted !== undefined || this.lastFailed || wallNow - this.lastWhole >= WHOLE_EVERY_MS;
+    const periods = whole ? undefined : moved;
     let closed = 0;
     let revised = 0;
     let failed = 0;
@@ -86,6 +100,7 @@ export class Closer {
               served,
               eventsPerPeriod: EVENTS_PER_PERIOD,
               retention: this.retention,
+              ...(periods && { periods }),
             });
           } catch (err) {
             // A pair whose data the script fails on is skipped, counted and
@@ -104,6 +119,9 @@ export class Closer {
       );
       if (progress && pairs.length > PARALLEL_PAIRS) await progress(Math.min(pairs.length, i + PARALLEL_PAIRS), pairs.length);
     }
+    for (const [ms, lim] of limits) if (lim !== undefined) this.lastLimits.set(ms, lim);
+    if (whole) this.lastWhole = wallNow;
+    this.lastFailed = failed > 0;
     // candles_closed_total and candles_revised_total are counted by the
     // script itself, with the candles.
     await this.stats.incr({ close_jobs_total: 1, close_errors_total: failed });
@@ -149,15 +167,16 @@ export class Closer {
   private async publish(events: readonly CandleEvent[]): Promise<void> {
     const msgs = events.filter((e) => this.served.has(e.periodMs));
     if (msgs.length === 0) return;
-    const multi = this.redis.multi();
+    // A pipeline, not a MULTI: the messages need no transaction.
+    const pipe = this.redis.pipeline();
     for (const e of msgs) {
       const period = periodLabel(e.periodMs);
       const event: LiveEvent =
         e.kind === 'gap'
           ? { type: 'gap', pair: e.pair, period, from: e.from, to: e.to }
           : { type: e.kind, pair: e.pair, period, candle: toCandle(e.candle, true) };
-      multi.publish(this.keys.events(), JSON.stringify(event));
+      pipe.publish(this.keys.events(), JSON.stringify(event));
     }
-    await multi.exec();
+    await pipe.exec();
   }
 }

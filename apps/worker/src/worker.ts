@@ -34,7 +34,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-const schedulerId = (ms: number) => `close-${periodLabel(ms)}`;
+const schedulerId = (baseMs: number) => `close-every-${periodLabel(baseMs)}`;
 
 /**
  * The stored deployment meta against PERIODS (see shared meta.ts): stops on
@@ -81,20 +81,22 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   onLibraryError(queue, log, 'close queue');
   const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
 
-  const wanted = new Set(plan.periods.map((p) => schedulerId(p.ms)));
+  // One scheduler, at each base bucket's end plus the grace time: its job
+  // closes every period due then (one script call per pair closes them
+  // all), so buckets of several periods ending at once cost one pass over
+  // the pairs, not one per period.
+  const id = schedulerId(plan.baseMs);
   for (const s of await queue.getJobSchedulers()) {
-    if (s.key && !wanted.has(s.key)) {
+    if (s.key && s.key !== id) {
       await queue.removeJobScheduler(s.key);
-      log.info({ scheduler: s.key }, 'removed the scheduler of a period no longer built');
+      log.info({ scheduler: s.key }, 'removed a scheduler of an earlier configuration');
     }
   }
-  for (const p of plan.periods) {
-    await queue.upsertJobScheduler(
-      schedulerId(p.ms),
-      { every: p.ms, offset: scheduleOffset(p.ms, config.GRACE_MS) },
-      { name: `close ${p.label}`, data: { periodMs: p.ms }, opts: jobOpts },
-    );
-  }
+  await queue.upsertJobScheduler(
+    id,
+    { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
+    { name: `close every ${periodLabel(plan.baseMs)}`, data: { all: true }, opts: jobOpts },
+  );
   await queue.add('catch up', { all: true }, jobOpts);
 
   const worker = new Worker<CloseJobData>(

@@ -42,6 +42,12 @@ export interface CloseOptions {
   readonly eventsPerPeriod?: number;
   /** CANDLE_RETENTION: period ms -> ms kept. */
   readonly retention?: ReadonlyMap<number, number>;
+  /**
+   * Only these periods (and those they are rolled up from): a live tick's
+   * close passes the periods whose limit moved. Default: every period. A
+   * pair with revisions pending is then closed with every period.
+   */
+  readonly periods?: ReadonlySet<number>;
 }
 
 export class CloseStore {
@@ -59,20 +65,26 @@ export class CloseStore {
    */
   async closePair(pair: string, limits: ReadonlyMap<number, number | undefined>, opts: CloseOptions = {}): Promise<CloseResult> {
     const k = this.keys;
-    const chain = this.plan.chain;
-    const keys = [k.state(pair), k.revised(pair), ...chain.map((c) => k.candles(pair, c.ms))];
+    let chain = this.chainFor(opts.periods);
+    let keys = [k.state(pair), k.revised(pair), ...chain.map((c) => k.candles(pair, c.ms))];
     const room = new Map(chain.map((c) => [c.ms, opts.served?.has(c.ms) ? (opts.eventsPerPeriod ?? 200) : undefined]));
     const gaps = new Map<number, { from: number; to: number }>();
     let closed = 0;
     let revised = 0;
     const events: CandleEvent[] = [];
     for (;;) {
-      const args: (string | number)[] = [chain.length, opts.budget ?? 500];
+      const args: (string | number)[] = [chain.length, opts.budget ?? 500, chain.length === this.plan.chain.length ? 1 : 0];
       for (const c of chain) {
         const src = c.sourceMs === null ? 0 : chain.findIndex((x) => x.ms === c.sourceMs) + 1;
         args.push(c.ms, src, limits.get(c.ms) ?? '', room.get(c.ms) ?? '', opts.retention?.get(c.ms) ?? '');
       }
       const r = await this.redis.closePair(keys.length, ...keys, ...args);
+      if (Number(r[0]) === -1) {
+        // Revisions pending: again, with every period.
+        chain = this.plan.chain;
+        keys = [k.state(pair), k.revised(pair), ...chain.map((c) => k.candles(pair, c.ms))];
+        continue;
+      }
       closed += Number(r[0]);
       revised += Number(r[1]);
       for (let i = 3; i + 2 < r.length; i += 3) {
@@ -92,5 +104,19 @@ export class CloseStore {
     }
     for (const [periodMs, g] of gaps) events.push({ pair, periodMs, kind: 'gap', from: g.from, to: g.to });
     return { closed, revised, events };
+  }
+
+  /** The chain's periods among `periods` and those they are rolled up from (all when undefined), base first. */
+  private chainFor(periods: ReadonlySet<number> | undefined): PeriodPlan['chain'] {
+    if (periods === undefined) return this.plan.chain;
+    const need = new Set<number>();
+    for (const ms of periods) {
+      for (let at: number | null = ms; at !== null && !need.has(at); ) {
+        need.add(at);
+        at = this.plan.chain.find((c) => c.ms === at)?.sourceMs ?? null;
+      }
+    }
+    need.add(this.plan.baseMs);
+    return this.plan.chain.filter((c) => need.has(c.ms));
   }
 }

@@ -45,6 +45,12 @@ export interface ReadQuery extends RangeQuery {
   readonly what: 'both' | 'closed' | 'forming';
   /** The source's now (ms): which buckets are forming; undefined: none is. */
   readonly now: number | undefined;
+  /**
+   * The start of the period's last bucket that may close now (clock.ts
+   * closeLimits): a bucket at or before it reads as closed even before the
+   * worker stores it. Undefined: only what the worker closed is closed.
+   */
+  readonly closeLimit?: number;
 }
 
 const num = (s: string | null | undefined): number | undefined => {
@@ -106,6 +112,7 @@ export class CandleReader {
       q.limit,
       q.what,
       this.retention.get(periodMs) ?? '',
+      q.closeLimit ?? '',
     );
   }
 

@@ -1,6 +1,6 @@
 /** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
 import { Router } from 'express';
-import { parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
+import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
@@ -18,10 +18,13 @@ export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,cl
  * `limit` applies to the whole list: with `from` the first ones from there,
  * without it the newest.
  */
-export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery): Promise<string> {
-  const now = sourceNow(await store.readClock());
+export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery, graceMs: number): Promise<string> {
+  const clock = await store.readClock();
+  const now = sourceNow(clock);
   const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
-  return store.read(pair, periodMs, { from: q.from, to: q.to, limit: q.limit, what, now });
+  // A bucket whose grace time is over reads as closed, stored by the worker or not yet.
+  const closeLimit = closeLimits(store.plan, clock, graceMs).get(periodMs);
+  return store.read(pair, periodMs, { from: q.from, to: q.to, limit: q.limit, what, now, ...(closeLimit !== undefined && { closeLimit }) });
 }
 
 export function toCsv(candles: readonly Candle[]): string {
@@ -37,7 +40,7 @@ function parseQuery(query: unknown): CandlesQuery {
   return r.data;
 }
 
-export function candlesRouter(store: CandleStore, periods: readonly Period[]): Router {
+export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number): Router {
   const router = Router();
   router
     .route('/candles/:pair/:period')
@@ -46,7 +49,7 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[]): R
       const period = builtPeriod(periods, req.params.period);
       const q = parseQuery(req.query);
       const pair = await knownPair(store, req.params.pair);
-      const texts = await readCandleTexts(store, pair, period.ms, q);
+      const texts = await readCandleTexts(store, pair, period.ms, q, graceMs);
       if (q.format === 'csv') {
         res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(parseCandles(texts)));
         return;

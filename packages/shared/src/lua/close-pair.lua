@@ -15,12 +15,17 @@
   KEYS[2] revised base buckets  revised:{PAIR}
   KEYS[3..] candles of each period of the chain (base first), in ARGV order
 
-  ARGV[1] n, the number of periods in the chain
+  ARGV[1] n, the number of periods passed (the whole chain, or the periods
+          whose limit moved and the periods they are rolled up from: a
+          live tick passes the base period alone, most of the time)
   ARGV[2] budget: at most about this many candles read or written
-  ARGV[3..] five per period: ms; index of its source in the chain (0 for the
-            base); limit (start of the last bucket that may close, "" for
-            none); events still allowed for it ("" for a period not served:
-            no events); retention ms ("" to keep all)
+  ARGV[3] "1" if the whole chain is passed, "0" if not: revisions re-roll
+          every period, so with revisions pending a partial call writes
+          nothing and answers { -1 } (call again with the whole chain)
+  ARGV[4..] five per period: ms; index of its source among those passed (0
+            for the base); limit (start of the last bucket that may close,
+            "" for none); events still allowed for it ("" for a period not
+            served: no events); retention ms ("" to keep all)
 
   Returns { closed, revised, more, events... }, more = 1 if the budget ran
   out. Events are triples { ms, kind, payload }: kind "closed" or "revised"
@@ -32,10 +37,11 @@
 
 local n = tonumber(ARGV[1])
 local budget = tonumber(ARGV[2])
+local whole = ARGV[3] == '1'
 local L = {}
 local fields = { 'first' }
 for k = 1, n do
-  local o = 3 + (k - 1) * 5
+  local o = 4 + (k - 1) * 5
   L[k] = {
     ms = tonumber(ARGV[o]), src = tonumber(ARGV[o + 1]), lim = tonumber(ARGV[o + 2]),
     room = tonumber(ARGV[o + 3]), keep = tonumber(ARGV[o + 4]), key = KEYS[2 + k],
@@ -104,6 +110,7 @@ end
 --    bucket, shortest period first (each roll-up reads revised sources).
 --    The flat candles after it carry its close: they changed too.
 local rv = redis.call('ZRANGE', KEYS[2], 0, budget - 1)
+if #rv > 0 and not whole then return { -1 } end
 if #rv > 0 then
   for k = 1, n do
     local p = L[k]

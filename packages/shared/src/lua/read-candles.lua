@@ -18,6 +18,11 @@
             it, the newest `limit`
   ARGV[n+6] what: "both", "closed" or "forming"
   ARGV[n+7] the asked period's CANDLE_RETENTION (ms), or ""
+  ARGV[n+8] the start of the period's last bucket that may close now (the
+            source's clock and GRACE_MS, clock.ts closeLimits), or "": a
+            bucket at or before it is closed even if the worker has not yet
+            stored its roll-up, so a candle is readable as closed the
+            moment its grace time ends, however busy the worker is
 
   Bounded by `limit` and by PERIODS, never by a time from outside: closed
   candles are read as one range of at most `limit` buckets (flat ones
@@ -37,6 +42,7 @@ local to = tonumber(ARGV[n + 4])
 local limit = tonumber(ARGV[n + 5])
 local what = ARGV[n + 6]
 local keep = tonumber(ARGV[n + 7])
+local closeLim = tonumber(ARGV[n + 8])
 local P = ms[n]
 
 local fields = { 'first', 'lt' }
@@ -52,11 +58,14 @@ local inWindow = function(b)
   return (from == nil or b >= from) and (to == nil or b < to)
 end
 
--- Forming: the buckets not closed yet, at most the current one and the one
--- before it (a worker further behind leaves older ones out until it closes
--- them; /readyz says it is late).
+-- Recent: the buckets the worker has not closed yet, at most the current
+-- one and the one before it, rolled up here from what is stored below them;
+-- each closed if its grace time is over, else forming (a worker further
+-- behind leaves older ones out until it closes them; /readyz says it is
+-- late).
 local forming = {}
-if what ~= 'closed' and now ~= nil then
+local recentClosed = {}
+if now ~= nil then
   local hi = now
   if lt and lt > hi then hi = lt end
   local hb = math.floor(hi / P) * P
@@ -95,7 +104,11 @@ if what ~= 'closed' and now ~= nil then
       if c == nil and prev ~= nil then c = flat(b, prev) end
       if c then
         prev = c.close
-        if inWindow(b) then forming[#forming + 1] = c end
+        local isClosed = closeLim ~= nil and b <= closeLim
+        if inWindow(b) and ((isClosed and what ~= 'forming') or (not isClosed and what ~= 'closed')) then
+          forming[#forming + 1] = c
+          recentClosed[#forming] = isClosed
+        end
       end
     end
   end
@@ -145,12 +158,12 @@ if what ~= 'forming' and cP ~= nil then
   end
 end
 
-for _, c in ipairs(forming) do
+for i, c in ipairs(forming) do
   if #out >= limit then
     if from ~= nil then break end
     table.remove(out, 1)
   end
-  out[#out + 1] = pub(c, false)
+  out[#out + 1] = pub(c, recentClosed[i])
 end
 -- One reply, not one per candle: cheaper for Redis to send and for the
 -- API to splice into its answer.
