@@ -12,6 +12,7 @@
  */
 import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
+import { fold } from './bench/fold.js';
 import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
 
 const args = new Set(process.argv.slice(2));
@@ -29,6 +30,7 @@ const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.len
 const SECTIONS: Record<string, Section> = {
   e2e,
   'close-lag': closeLag,
+  fold,
 };
 
 const ctx: BenchContext = {
