@@ -13,6 +13,7 @@
 import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
 import { fold } from './bench/fold.js';
+import { memory } from './bench/memory.js';
 import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
 
 const args = new Set(process.argv.slice(2));
@@ -31,6 +32,7 @@ const SECTIONS: Record<string, Section> = {
   e2e,
   'close-lag': closeLag,
   fold,
+  memory,
 };
 
 const ctx: BenchContext = {
