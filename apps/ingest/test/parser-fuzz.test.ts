@@ -218,3 +218,31 @@ describe('parser fuzz', () => {
     );
   });
 });
+
+describe('the JSON lines fast path', () => {
+  it('reads a line exactly as JSON.parse would, whether the fast pattern takes it or not', () => {
+    const anyString = fc.oneof(fc.constantFrom('BTC_USDT', 'btc-usdt', 'ETH/BTC', '0.001', '1e5', 'a"b', 'a\\b', '', 'é'), unicode(12));
+    const trade = fc.record(
+      {
+        pair: anyString,
+        time: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), anyString),
+        price: anyString,
+        quantity: anyString,
+        side: fc.constantFrom('buy', 'sell', 'BUY', 'x'),
+        id: fc.oneof(anyString, fc.integer()),
+      },
+      { requiredKeys: ['pair', 'time', 'price', 'quantity'] },
+    );
+    const parser = detectFormat('{"pair":"X_Y"}', 1)!;
+    fc.assert(
+      fc.property(trade, fc.boolean(), (t, reorder) => {
+        const line = reorder ? JSON.stringify(Object.fromEntries(Object.entries(t).reverse())) : JSON.stringify(t);
+        const got = parser.parse(line, 7, () => undefined)[0] as unknown as Record<string, unknown>;
+        const o = JSON.parse(line) as Record<string, unknown>;
+        for (const k of ['pair', 'time', 'price', 'quantity', 'side']) expect(got[k], k).toEqual(o[k]);
+        expect(got.id).toEqual(o.id === undefined || o.id === null || o.id === '' ? '7' : o.id);
+      }),
+      fuzzParams(3000),
+    );
+  });
+});

@@ -137,8 +137,13 @@ export function sum(values: Iterable<string>): string {
 
 /** Exact product, e.g. price x quantity = quote amount. */
 export function mul(a: string, b: string): string {
-  const fx = small(canonical(a));
-  const fy = small(canonical(b));
+  return mulCanonical(canonical(a), canonical(b));
+}
+
+/** mul() of decimals already canonical (toTick's), without checking them again. */
+export function mulCanonical(a: string, b: string): string {
+  const fx = small(a);
+  const fy = small(b);
   if (fx && fy) {
     const u = fx.units * fy.units;
     if (Number.isSafeInteger(u)) return formatSmall(u, fx.scale + fy.scale);

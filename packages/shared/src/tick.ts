@@ -5,7 +5,7 @@
  * and a dead-letter entry.
  */
 import type { Side, Tick } from './candle.js';
-import { DecimalError, canonical, mul } from './decimal.js';
+import { DecimalError, canonical, mulCanonical } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
 import { shown } from './shown.js';
 import { parseUtcTime } from './time.js';
@@ -85,7 +85,7 @@ export function toTick(raw: RawTrade): Tick {
   const time = parseTime(raw.time);
   const price = decimal('price', raw.price);
   const quantity = decimal('quantity', raw.quantity);
-  const amount = raw.amount === undefined || raw.amount === null || raw.amount === '' ? mul(price, quantity) : decimal('amount', raw.amount);
+  const amount = raw.amount === undefined || raw.amount === null || raw.amount === '' ? mulCanonical(price, quantity) : decimal('amount', raw.amount);
   let side: Side | undefined;
   if (raw.side !== undefined && raw.side !== null && raw.side !== '') {
     // Not String(raw.side): a JSON object such as {"toString":1} makes it
