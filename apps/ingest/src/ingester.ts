@@ -102,6 +102,7 @@ export class Ingester {
       maxLateMs: config.MAX_LATE,
     });
     this.stats = new Stats(this.redis, this.keys);
+    const flatOut = source.kind === 'replay' && config.REPLAY_SPEED === 0;
     this.deadLetters = new DeadLetters(this.redis, this.keys, source.kind, log.child({ component: 'dead-letters' }));
     this.writer = new TickWriter(this.store.writes, this.stats, this.deadLetters, log.child({ component: 'writer' }), {
       maxBuffer: config.INGEST_BUFFER,
@@ -110,7 +111,13 @@ export class Ingester {
       // enough that no other client waits long, long enough that the call's
       // own cost is small.
       batchSize: 500,
-      flushMs: 20,
+      // A live source's trades (and a replay's at a real speed) go within
+      // 20 ms. A replay as fast as it can (REPLAY_SPEED=0) reads faster than
+      // any store writes: its trades may wait up to a second and pile up, so
+      // that over many pairs each pair's batch holds hundreds of trades, not
+      // a few, and a script call's fixed cost (~0.1 ms) is spread thin.
+      flushMs: flatOut ? 1_000 : 20,
+      flushAt: flatOut ? Math.min(200_000, Math.floor(config.INGEST_BUFFER / 2)) : 50_000,
       // The source rides along so the worker reads a replay clock even if
       // the first write at start-up found Redis away.
       onFlushed: source.kind === 'replay' ? (t) => this.writeClock({ source: 'replay', time: t }) : undefined,

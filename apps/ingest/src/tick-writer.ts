@@ -14,9 +14,6 @@
 import { isScriptFault, type CounterName, type Logger, type Stats, type Tick, type TickStore } from '@candlestack/shared';
 import type { DeadLetters } from './dead-letters.js';
 
-/** Trades waiting in all that start a flush at once. */
-const FLUSH_AT = 50_000;
-
 /** A tick waiting to be written, with what the store needs to know of its arrival. */
 export interface Pending {
   readonly tick: Tick;
@@ -33,6 +30,8 @@ export interface TickWriterOptions {
   readonly batchSize: number;
   /** How long a tick may wait for its batch (ms). */
   readonly flushMs: number;
+  /** Trades waiting in all that start a flush at once. */
+  readonly flushAt: number;
   /** Called after a flush with the latest trade time written so far. */
   readonly onFlushed?: (maxTime: number) => Promise<void>;
 }
@@ -139,7 +138,7 @@ export class TickWriter {
     // Now when a pair has a whole batch waiting, or many trades wait in all;
     // else after flushMs, so that a quiet source's trades still go within
     // that time, and a busy one over many pairs sends batches, not trades.
-    const delay = this.redisDown ? this.retryMs : this.full || this.size >= FLUSH_AT ? 0 : this.opts.flushMs;
+    const delay = this.redisDown ? this.retryMs : this.full || this.size >= this.opts.flushAt ? 0 : this.opts.flushMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
