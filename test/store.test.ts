@@ -17,6 +17,7 @@ import {
   type Tick,
   parseCandles,
   unpackTrades,
+  compareTrades,
 } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
 
@@ -314,5 +315,52 @@ describe('tick retention and MAX_LATE', () => {
     expect(Number(state.ticks_ingested_total)).toBe(2);
     expect(Number(state.ticks_duplicate_total)).toBe(1);
     expect(Number(state.ticks_out_of_window_total)).toBe(3);
+  });
+});
+
+describe('the trades a pair still holds (GET /trades)', () => {
+  it('gives every window and limit exactly, oldest first, late trades in their place', async () => {
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const store = new CandleStore(redis, keys, planPeriods(parsePeriods('1s')), { maxLateMs: 3_600_000 });
+    const rnd = rng(7);
+    // 3,000 trades over 10 minutes, sent in batches of 1 to 40 as they come;
+    // one in 20 is late by up to 5 minutes, so it rides in a later entry.
+    const sent: Tick[] = [];
+    let t = T0;
+    while (sent.length < 3000) {
+      const batch: Tick[] = [];
+      for (let k = Math.floor(rnd() * 40) + 1; k > 0 && sent.length + batch.length < 3000; k--) {
+        t += Math.floor(rnd() * 400);
+        const time = rnd() < 0.05 ? Math.max(T0, t - Math.floor(rnd() * 300_000)) : t;
+        const id = String(sent.length + batch.length + 1);
+        batch.push({ pair: 'A_B', time, id, price: `${100 + (Number(id) % 7)}.5`, quantity: '0.01', amount: '1.005', side: rnd() < 0.5 ? 'buy' : 'sell' });
+      }
+      await store.addTicks('A_B', batch, { clock: t });
+      sent.push(...batch);
+    }
+    expect(Number(await redis.hget(keys.state('A_B'), 'sl'))).toBeGreaterThan(60_000);
+    const all = sent
+      .map(({ pair: _p, amount: _a, ...rest }) => rest)
+      .sort((a, b) => compareTrades(a, b));
+    const span = t - T0;
+    const windows: { from?: number; to?: number; limit: number }[] = [
+      { limit: 100 },
+      { limit: 1000 },
+      { from: T0, limit: 1000 },
+      { to: T0 + span / 2, limit: 7 },
+    ];
+    for (let i = 0; i < 40; i++) {
+      const a = T0 + Math.floor(rnd() * span);
+      const b = a + 1 + Math.floor(rnd() * 120_000);
+      const limit = [1, 5, 100, 1000][i % 4]!;
+      windows.push(i % 3 === 0 ? { from: a, limit } : i % 3 === 1 ? { from: a, to: b, limit } : { to: b, limit });
+    }
+    for (const w of windows) {
+      const inside = all.filter((x) => (w.from === undefined || x.time >= w.from) && (w.to === undefined || x.time < w.to));
+      const want = w.from !== undefined ? inside.slice(0, w.limit) : inside.slice(-w.limit);
+      expect(await store.reads.trades('A_B', w), JSON.stringify(w)).toEqual(want);
+    }
   });
 });

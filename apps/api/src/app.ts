@@ -16,6 +16,7 @@ import { requestLog } from './request-log.js';
 import { candlesRouter } from './routes/candles.js';
 import { healthRouter } from './routes/health.js';
 import { pairsRouter } from './routes/pairs.js';
+import { tradesRouter } from './routes/trades.js';
 import { openApiRouter } from './routes/openapi.js';
 import { deadLetterRouter } from './routes/dead-letter.js';
 
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   );
   app.use(metrics.router);
   app.use(candlesRouter(deps.store, periods, config.GRACE_MS));
+  app.use(tradesRouter(deps.store));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
   // Before the board and the dead-letter route: other sites' requests never reach them.

@@ -6,7 +6,18 @@
 import { z } from 'zod';
 import type { Period } from '@candlestack/shared';
 import { candlesQuery } from './routes/candles-query.js';
-import { candleSchema, candlesResponse, errorBody, healthResponse, pairsResponse, readyResponse, sourceSchema } from './schemas.js';
+import { tradesQuery } from './routes/trades.js';
+import {
+  candleSchema,
+  candlesResponse,
+  errorBody,
+  healthResponse,
+  pairsResponse,
+  readyResponse,
+  sourceSchema,
+  tradeSchema,
+  tradesResponse,
+} from './schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -17,6 +28,12 @@ const PARAM_DOCS: Record<string, string> = {
   format: '`json` (default) or `csv` (header time,open,high,low,close,volume,quoteVolume,trades,closed).',
 };
 
+const TRADE_PARAM_DOCS: Record<string, string> = {
+  limit: 'How many trades, 1 to 1000 (default 100): with `from` the first ones from there, else the newest.',
+  from: 'Inclusive trade time: ms since the epoch or ISO 8601 (UTC when no offset). A whole number from 1 to 99999999999 looks like seconds and is refused.',
+  to: 'Exclusive trade time, read like `from`.',
+};
+
 function schemaOf(s: z.ZodType): Json {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
   return rest;
@@ -25,7 +42,7 @@ function schemaOf(s: z.ZodType): Json {
 export function openApiDocument(periods: readonly Period[]): Json {
   // Every response schema is registered once under components and referenced.
   const registry = z.registry<{ id: string }>();
-  for (const s of [candleSchema, sourceSchema, candlesResponse, pairsResponse, errorBody, healthResponse, readyResponse]) {
+  for (const s of [candleSchema, sourceSchema, candlesResponse, tradeSchema, tradesResponse, pairsResponse, errorBody, healthResponse, readyResponse]) {
     const id = (s.meta() as { id?: string } | undefined)?.id;
     if (id) registry.add(s, { id });
   }
@@ -64,6 +81,21 @@ export function openApiDocument(periods: readonly Period[]): Json {
               content: { 'application/json': { schema: ref('CandlesResponse') }, 'text/csv': { schema: { type: 'string' } } },
             },
             400: error('A bad parameter, or a period malformed or not built (the message lists the periods built)'),
+            404: error('An unknown pair'),
+            503: error('Redis is unavailable'),
+          },
+        },
+      },
+      '/trades/{pair}': {
+        get: {
+          summary: 'The trades of one pair still retained (TICK_RETENTION), oldest first',
+          parameters: [
+            { name: 'pair', in: 'path', required: true, description: 'BTC_USDT (also btc_usdt, BTC-USDT, BTC%2FUSDT)', schema: { type: 'string' } },
+            ...Object.entries(tradesQuery.shape).map(([name, s]) => ({ name, in: 'query', required: false, description: TRADE_PARAM_DOCS[name], schema: schemaOf(s as z.ZodType) })),
+          ],
+          responses: {
+            200: json('TradesResponse', 'The trades'),
+            400: error('A bad parameter'),
             404: error('An unknown pair'),
             503: error('Redis is unavailable'),
           },

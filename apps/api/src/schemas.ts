@@ -29,6 +29,23 @@ export const candlesResponse = z
   })
   .meta({ id: 'CandlesResponse' });
 
+export const tradeSchema = z
+  .object({
+    id: z.string().meta({ description: "The exchange's trade id (a replay line without one: its line number)" }),
+    time: z.number().int().meta({ description: 'When the trade happened: ms since the epoch, UTC' }),
+    price: decimal,
+    quantity: decimal.meta({ description: 'In the base currency' }),
+    side: z.enum(['buy', 'sell']).optional().meta({ description: "The taker's side, when the source tells it" }),
+  })
+  .meta({ id: 'Trade' });
+
+export const tradesResponse = z
+  .object({
+    pair: z.string().meta({ example: 'BTC_USDT' }),
+    trades: z.array(tradeSchema).meta({ description: 'Oldest first (by time, then id): the trades still retained (TICK_RETENTION)' }),
+  })
+  .meta({ id: 'TradesResponse' });
+
 export const errorBody = z
   .object({
     error: z.object({

@@ -16,6 +16,8 @@ export interface FuzzRequest {
 const METHODS = ['GET', 'GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'M-SEARCH', 'BREW', 'get', 'G\u00c9T', 'CONNECT'];
 const ROUTES = [
   '/candles',
+  '/trades',
+  '/trades/BTC_USDT',
   '/pairs',
   '/healthz',
   '/readyz',
@@ -63,6 +65,7 @@ const path = fc.oneof(
       .tuple(either(70, fc.constantFrom(...PAIRS), segment), either(70, fc.constantFrom(...PERIODS), segment))
       .map(([pair, period]) => `/candles/${pair}/${period}`),
   },
+  { weight: 10, arbitrary: either(70, fc.constantFrom(...PAIRS), segment).map((pair) => `/trades/${pair}`) },
   { weight: 30, arbitrary: fc.tuple(route, either(20, segment.map((s) => `/${s}`), fc.constant(''))).map(([r, tail]) => r + tail) },
   { weight: 10, arbitrary: route.map((r) => r.toUpperCase()) },
   { weight: 15, arbitrary: fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`) },

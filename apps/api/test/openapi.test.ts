@@ -30,7 +30,8 @@ function check(schema: string, body: unknown): void {
 describe('GET /openapi.json', () => {
   it('is an OpenAPI 3.1 document of every route, with the query parameters the server validates', () => {
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/dead-letter', '/candles/{pair}/{period}', '/healthz', '/metrics', '/openapi.json', '/pairs', '/readyz']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/dead-letter', '/candles/{pair}/{period}', '/healthz', '/metrics', '/openapi.json', '/pairs', '/readyz', '/trades/{pair}']);
+    expect(doc.paths['/trades/{pair}']!.get!.parameters!.map((p) => p.name)).toEqual(['pair', 'limit', 'from', 'to']);
     const params = doc.paths['/candles/{pair}/{period}']!.get!.parameters!.map((p) => p.name);
     expect(params).toEqual(['pair', 'period', 'limit', 'from', 'to', 'format']);
   });
@@ -39,10 +40,13 @@ describe('GET /openapi.json', () => {
     const candles = await t.get(`/candles/${PAIR}/1m?limit=20`);
     expect(candles.status).toBe(200);
     check('CandlesResponse', candles.body);
+    const trades = await t.get(`/trades/${PAIR}?limit=5`);
+    expect(trades.status).toBe(200);
+    check('TradesResponse', trades.body);
     check('PairsResponse', (await t.get('/pairs')).body);
     check('Health', (await t.get('/healthz')).body);
     check('Readiness', (await t.get('/readyz')).body);
-    for (const path of [`/candles/${PAIR}/7m`, `/candles/${PAIR}/1m?limit=0`, '/candles/NOPE_USDT/1m', '/nowhere']) {
+    for (const path of [`/candles/${PAIR}/7m`, `/candles/${PAIR}/1m?limit=0`, '/candles/NOPE_USDT/1m', `/trades/${PAIR}?limit=0`, '/trades/NOPE_USDT', '/nowhere']) {
       const r = await t.get(path);
       expect(r.status).toBeGreaterThanOrEqual(400);
       check('Error', r.body);

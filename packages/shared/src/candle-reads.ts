@@ -13,8 +13,6 @@ import { defineScripts } from './scripts.js';
 import { unpackTrades, type StoredTrade } from './fold.js';
 import { compareTrades } from './candle.js';
 
-/** How far past a trade's own time its stored batch may be, for the scans of trades(). */
-const SLACK_MS = 60_000;
 const byTime = (a: StoredTrade, b: StoredTrade) => compareTrades(a, b);
 /** The time of the k-th trade from the start ('first') or the end ('last') in time order. */
 function kth(trades: readonly StoredTrade[], k: number, from: 'first' | 'last'): number {
@@ -141,34 +139,50 @@ export class CandleReader {
    * after its own time (a backfill after a long outage) may be missing from
    * a window it belongs to; the candles always count it.
    */
+  /**
+   * The pair's retained trades in [from, to), oldest first (by time, then
+   * id): with `from` the first `limit` from there, else the newest `limit`.
+   *
+   * A stream entry holds one batch, under an ID at or after each of its
+   * trades, and at most `sl` ms after its oldest (the pair's state records
+   * the most it has been: a late trade rides in a later batch). So entries
+   * are read in ID order, a chunk per round trip, and the scan stops as soon
+   * as no further entry can hold a trade that belongs in the answer. Each
+   * chunk is a short command: a long scan never blocks Redis.
+   */
   async trades(pair: string, q: RangeQuery): Promise<StoredTrade[]> {
     const key = this.keys.ticks(pair);
+    const slack = num(await this.redis.hget(this.keys.state(pair), 'sl')) ?? 0;
     const inWindow = (t: StoredTrade) => (q.from === undefined || t.time >= q.from) && (q.to === undefined || t.time < q.to);
     const found: StoredTrade[] = [];
-    const CHUNK = 16;
+    const CHUNK = 64;
+    const entryMs = (id: string) => Number(id.slice(0, id.indexOf('-')));
     if (q.from !== undefined) {
+      // No entry before `from` holds a trade at or after it.
       let start = String(q.from);
       for (;;) {
         const entries = await this.redis.xrange(key, start, '+', 'COUNT', CHUNK);
         for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
         const last = entries.at(-1);
         if (!last || entries.length < CHUNK) break;
-        const lastMs = Number(last[0].split('-')[0]);
-        if (q.to !== undefined && lastMs >= q.to + SLACK_MS) break;
-        // A trade earlier than the limit-th found sits in an entry at most a minute after it.
-        if (found.length >= q.limit && lastMs >= kth(found, q.limit, 'first') + SLACK_MS) break;
+        const lastMs = entryMs(last[0]);
+        // Later entries hold trades at or after lastMs - slack.
+        if (q.to !== undefined && lastMs - slack >= q.to) break;
+        if (found.length >= q.limit && lastMs - slack > kth(found, q.limit, 'first')) break;
         start = `(${last[0]}`;
       }
       return found.sort(byTime).slice(0, q.limit);
     }
-    let end = q.to === undefined ? '+' : String(q.to + SLACK_MS);
+    // Newest first: an entry holds no trade after its ID, so none at or
+    // after `to` + slack holds one before `to`.
+    let end = q.to === undefined ? '+' : String(q.to + slack);
     for (;;) {
       const entries = await this.redis.xrevrange(key, end, '-', 'COUNT', CHUNK);
       for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
       const last = entries.at(-1);
       if (!last || entries.length < CHUNK) break;
-      // An entry holds trades at or before its ID: older entries hold none newer than the limit-th found.
-      if (found.length >= q.limit && Number(last[0].split('-')[0]) < kth(found, q.limit, 'last')) break;
+      // Older entries hold no trade after their ID: none newer than the limit-th found.
+      if (found.length >= q.limit && entryMs(last[0]) < kth(found, q.limit, 'last')) break;
       end = `(${last[0]}`;
     }
     return found.sort(byTime).slice(-q.limit);

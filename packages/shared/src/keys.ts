@@ -44,7 +44,10 @@ export class Keys {
   /**
    * Hash: `first` (first traded base bucket), `lt` (last trade time), `lo`
    * (the low time bound: older trades are refused), `c:<ms>` (start of the
-   * last closed bucket per period), `rp` (replay position), and the pair's
+   * last closed bucket per period), `sm` (the tick stream's newest entry
+   * time), `sl` (the most an entry's ID has been past its oldest trade, ms:
+   * how far GET /trades looks beyond a time for late trades), `rp` (replay
+   * position), and the pair's
    * counters (COUNTERS names, summed over pairs when read).
    */
   state(pair: string): string {

@@ -18,10 +18,10 @@ export const DEFAULT_LIMIT = 100;
  */
 export const SECONDS_BELOW = 100_000_000_000;
 
-const once = (name: string) => z.string({ error: `${name} is given more than once` });
+export const once = (name: string) => z.string({ error: `${name} is given more than once` });
 
 /** `from` or `to`: ms or ISO 8601, UTC when no offset is given (the shared parser). */
-const time = (name: 'from' | 'to') =>
+export const time = (name: 'from' | 'to') =>
   once(name).transform((s, ctx) => {
     // An unencoded "+" in a query string arrives as a space: "...T10:00:00 01:00".
     const t = parseUtcTime(s.replace(/ (\d{2}(?::?\d{2})?)$/, '+$1'));
@@ -40,32 +40,39 @@ const time = (name: 'from' | 'to') =>
     return t;
   });
 
-const LIMIT_RULE = `a whole number from 1 to ${MAX_LIMIT}`;
-const ALLOWED = 'limit, from, to, format';
+/** `limit`: a whole number from 1 to `max`, `def` when not given. */
+export const limitParam = (max: number, def: number) => {
+  const rule = `limit must be a whole number from 1 to ${max}`;
+  return once('limit')
+    .regex(/^\d{1,9}$/, rule)
+    .transform(Number)
+    .pipe(z.number().min(1, rule).max(max, rule))
+    .default(def);
+};
+
+/** Unknown parameters are named, with the ones there are. */
+export const unknownParams = (allowed: string) => ({
+  error: (issue: { code?: string; keys?: string[] }) =>
+    issue.code === 'unrecognized_keys' ? `unknown parameter ${(issue.keys ?? []).join(', ')}: the parameters are ${allowed}` : undefined,
+});
+
+/** `from` before `to` when both are given. */
+export const fromBeforeTo = (q: { from?: number; to?: number }, ctx: z.RefinementCtx) => {
+  if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
+    ctx.addIssue({ code: 'custom', path: ['from'], message: 'from must be before to (from is inclusive, to exclusive)' });
+  }
+};
 
 export const candlesQuery = z
   .strictObject(
     {
-      limit: once('limit')
-        .regex(/^\d{1,9}$/, `limit must be ${LIMIT_RULE}`)
-        .transform(Number)
-        .pipe(z.number().min(1, `limit must be ${LIMIT_RULE}`).max(MAX_LIMIT, `limit must be ${LIMIT_RULE}`))
-        .default(DEFAULT_LIMIT),
+      limit: limitParam(MAX_LIMIT, DEFAULT_LIMIT),
       from: time('from').optional(),
       to: time('to').optional(),
       format: once('format').pipe(z.enum(['json', 'csv'], 'format must be json or csv')).default('json'),
     },
-    {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys'
-          ? `unknown parameter ${issue.keys.join(', ')}: the parameters are ${ALLOWED}`
-          : undefined,
-    },
+    unknownParams('limit, from, to, format'),
   )
-  .superRefine((q, ctx) => {
-    if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
-      ctx.addIssue({ code: 'custom', path: ['from'], message: 'from must be before to (from is inclusive, to exclusive)' });
-    }
-  });
+  .superRefine(fromBeforeTo);
 
 export type CandlesQuery = z.infer<typeof candlesQuery>;

@@ -52,8 +52,9 @@ for i, want in ipairs(kinds) do
 end
 
 local base = tonumber(ARGV[1])
-local st = redis.call('HMGET', KEYS[4], 'first', 'c:' .. ARGV[1], 'lt', 'lo', 'sm')
-local first, closed, lt, lo, sm = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]), tonumber(st[4]), tonumber(st[5])
+local st = redis.call('HMGET', KEYS[4], 'first', 'c:' .. ARGV[1], 'lt', 'lo', 'sm', 'sl')
+local first, closed, lt, lo, sm, sl = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]), tonumber(st[4]), tonumber(st[5]), tonumber(st[6])
+local slMoved = false
 local floor = tonumber(ARGV[4]) - tonumber(ARGV[3])
 if lo == nil or floor > lo then lo = floor end
 
@@ -150,10 +151,11 @@ end
 
 -- 2. Write. The stream first: if it cannot be written, nothing was.
 if n > 0 then
-  local newest = 0
+  local newest, oldest = 0, nil
   for k = 1, n do
     local t = times[k]
     if t > newest then newest = t end
+    if oldest == nil or t < oldest then oldest = t end
     local b = math.floor(t / base) * base
     if closed and b <= closed then late = late + 1 end
     if first == nil or b < first then first = b end
@@ -161,6 +163,10 @@ if n > 0 then
   end
   if sm ~= nil and sm > newest then newest = sm end
   sm = newest
+  -- How far an entry's ID may be past its oldest trade, at most: GET /trades
+  -- scans that far beyond a time to be sure it missed no late trade. Bounded
+  -- by the time bound (lo) and the clock, never by a trade alone.
+  if sl == nil or newest - oldest > sl then sl = newest - oldest; slMoved = true end
   local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[2])
   redis.call('XADD', KEYS[1], 'MINID', '~', num(cutoff), num(newest) .. '-*', 'b', ARGV[8])
   -- Other ids, one by one.
@@ -264,6 +270,7 @@ if n > 0 then
   fields[#fields + 1] = 'first'; fields[#fields + 1] = num(first)
   fields[#fields + 1] = 'lt'; fields[#fields + 1] = num(lt)
   fields[#fields + 1] = 'sm'; fields[#fields + 1] = num(sm)
+  if slMoved then fields[#fields + 1] = 'sl'; fields[#fields + 1] = num(sl) end
 end
 if ARGV[5] ~= '' then
   fields[#fields + 1] = 'rp'; fields[#fields + 1] = ARGV[5]
