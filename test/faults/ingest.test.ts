@@ -101,11 +101,13 @@ describe('ingester killed with SIGKILL', () => {
   it('replay: restarted, it resumes where it stopped and counts each trade once', async () => {
     const { prefix, keys, store, stats } = setup('fault-ingest-replay');
     const start = Date.UTC(2022, 0, 3);
-    const ticks = ['AAA_USDT', 'BBB_USDT'].flatMap((pair, i) => syntheticTicks(pair, start, 3 * 3_600_000, 40_000, 11 + i));
+    // Big enough, and written in flushes of at most INGEST_BUFFER / 2, that
+    // the kill lands mid-replay even on a fast machine (REPLAY_SPEED=0).
+    const ticks = ['AAA_USDT', 'BBB_USDT'].flatMap((pair, i) => syntheticTicks(pair, start, 3 * 3_600_000, 120_000, 11 + i));
     ticks.sort((a, b) => a.time - b.time);
     const file = join(dir, 'big.jsonl');
     writeFileSync(file, ticks.map((t) => JSON.stringify({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, id: t.id })).join('\n') + '\n');
-    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300', SOURCE: 'replay', REPLAY_FILE: file, REPLAY_SPEED: '0' };
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1s,5s', GRACE_MS: '300', SOURCE: 'replay', REPLAY_FILE: file, REPLAY_SPEED: '0', INGEST_BUFFER: '4000' };
 
     const first = AppProcess.start('ingest', env);
     cleanups.push(() => first.kill());

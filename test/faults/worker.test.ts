@@ -32,12 +32,9 @@ async function seed(pairs: number) {
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, plan);
   const all = new Map<string, Tick[]>();
-  for (let i = 0; i < pairs; i++) {
-    const pair = `P${i}_USDT`;
-    const ticks = syntheticTicks(pair, T0, SPAN, 300, i + 1);
-    all.set(pair, ticks);
-    await store.addTicks(pair, ticks);
-  }
+  for (let i = 0; i < pairs; i++) all.set(`P${i}_USDT`, syntheticTicks(`P${i}_USDT`, T0, SPAN, 300, i + 1));
+  const names = [...all.keys()];
+  for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((pair) => store.addTicks(pair, all.get(pair)!)));
   await store.registerPairs([...all.keys()]);
   const last = Math.max(...[...all.values()].map((t) => t.at(-1)!.time));
   await redis.hset(keys.clock(), { source: 'replay', time: last, done: '1' });
@@ -95,7 +92,7 @@ describe('worker faults', () => {
     await expectComplete(s);
     await w2.stop();
     expect(w2.exitCode).toBe(0);
-  });
+  }, 120_000);
 
   it('three replicas at once close each bucket exactly once, as one worker would', async () => {
     const s = await seed(60);
