@@ -59,6 +59,52 @@ const num = (s: string | null | undefined): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
+/** `{"time":123,...}`: the bucket of a stored member (encodeStored and the Lua enc() write `time` first). */
+const memberTime = (m: string) => Number(m.slice(8, m.indexOf(',', 8)));
+
+/**
+ * The text of lua/read-candles.lua's reply (its end says the layout): the
+ * closed range's members in the public form (trade ids cut off, `closed`
+ * added, a flat candle at the close before it for a bucket with no member),
+ * then the forming ones, `limit` in all: with `from` the first ones, else the
+ * newest. Exactly what the script used to write itself.
+ */
+export function candlesText(reply: readonly (string | number)[], periodMs: number, q: Pick<ReadQuery, 'from' | 'limit'>): string {
+  const k = Number(reply[0]);
+  const out: string[] = [];
+  if (reply.length > 1 + k) {
+    const lo = Number(reply[1 + k]);
+    const hi = Number(reply[2 + k]);
+    let price = reply[3 + k] === '' ? undefined : String(reply[3 + k]);
+    let last: string | undefined;
+    let j = 4 + k;
+    for (let b = lo; b <= hi; b += periodMs) {
+      while (j < reply.length && memberTime(reply[j] as string) < b) j++;
+      const m = reply[j] as string | undefined;
+      if (m !== undefined && memberTime(m) === b) {
+        const ids = m.indexOf(',"ot":');
+        out.push(`${m.slice(0, ids < 0 ? -1 : ids)},"closed":true}`);
+        last = m;
+        price = undefined;
+        j++;
+      } else {
+        if (price === undefined && last !== undefined) price = /"close":"([^"]*)"/.exec(last)?.[1];
+        if (price !== undefined) {
+          out.push(`{"time":${b},"open":"${price}","high":"${price}","low":"${price}","close":"${price}","volume":"0","quoteVolume":"0","trades":0,"closed":true}`);
+        }
+      }
+    }
+  }
+  for (let i = 1; i <= k; i++) {
+    if (out.length >= q.limit) {
+      if (q.from !== undefined) break;
+      out.shift();
+    }
+    out.push(reply[i] as string);
+  }
+  return out.join(',');
+}
+
 /** The candles of a read() text. */
 export function parseCandles(text: string): Candle[] {
   return JSON.parse(`[${text}]`) as Candle[];
@@ -101,7 +147,7 @@ export class CandleReader {
     const path = this.paths.get(periodMs);
     if (!path) throw new Error(`period ${periodMs} ms is not built`);
     const keys = [this.keys.state(pair), ...path.map((ms) => this.keys.candles(pair, ms))];
-    return this.redis.readCandles(
+    const reply = await this.redis.readCandles(
       keys.length,
       ...keys,
       path.length,
@@ -114,6 +160,7 @@ export class CandleReader {
       this.retention.get(periodMs) ?? '',
       q.closeLimit ?? '',
     );
+    return candlesText(reply, periodMs, q);
   }
 
   /** Closed candles of one period, oldest first: the first `limit` from `from`, else the newest `limit`. */
