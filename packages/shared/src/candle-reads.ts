@@ -8,7 +8,7 @@ import type { Candle, StoredCandle } from './candle.js';
 import { clockFromHash, closeLimits, sourceNow, type SourceClock } from './clock.js';
 import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
-import type { RedisClient } from './redis.js';
+import { hmgetMany, type RedisClient } from './redis.js';
 import { defineScripts } from './scripts.js';
 import { unpackTrades, type StoredTrade } from './fold.js';
 import { compareTrades } from './candle.js';
@@ -223,6 +223,16 @@ export class CandleReader {
 
   async state(pair: string): Promise<PairState> {
     return parseState(await this.redis.hgetall(this.keys.state(pair)));
+  }
+
+  /** Each pair's last trade time (ms), in the order given: one pipelined HMGET per pair (hmgetMany). */
+  async lastTradeTimes(pairs: readonly string[]): Promise<(number | undefined)[]> {
+    const rows = await hmgetMany(
+      this.redis,
+      pairs.map((p) => this.keys.state(p)),
+      ['lt'],
+    );
+    return rows.map((row) => num(row[0]));
   }
 
   async pairs(): Promise<string[]> {
