@@ -13,6 +13,7 @@
 import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
 import { fold } from './bench/fold.js';
+import { http } from './bench/http.js';
 import { memory } from './bench/memory.js';
 import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
 
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, Section> = {
   'close-lag': closeLag,
   fold,
   memory,
+  http,
 };
 
 const ctx: BenchContext = {

@@ -34,6 +34,8 @@ export interface AppDeps {
   /** Wall time the API started (for /readyz). */
   readonly upSince: number;
   readonly startupGraceMs: number;
+  /** How long /readyz's and /metrics' answers are given again before they are computed anew. */
+  readonly statusMaxAgeMs: number;
   /** The dashboard (`/` and its static files), mounted after the API routes and before the 404. */
   readonly dashboard?: RequestHandler;
 }
@@ -41,7 +43,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   const { config, log } = deps;
   const periods = config.PERIODS;
-  const metrics = createMetrics(deps.stats, periods, log);
+  const metrics = createMetrics(deps.stats, periods, log, deps.statusMaxAgeMs);
   const app = express();
   app.disable('x-powered-by');
   // Plain key=value parsing: a value is a string, or an array when repeated
@@ -59,6 +61,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
       upSince: deps.upSince,
       startupGraceMs: deps.startupGraceMs,
       log,
+      maxAgeMs: deps.statusMaxAgeMs,
     }),
   );
   app.use(metrics.router);

@@ -9,6 +9,7 @@ import { Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { COUNTERS, type Logger, type Period, type Stats } from '@candlestack/shared';
 import { methodNotAllowed } from './errors.js';
+import { SharedAnswer } from './shared-answer.js';
 
 const PREFIX = 'candlestack_';
 
@@ -31,7 +32,13 @@ export function routeLabel(req: Request, res: Response): string {
   return typeof path === 'string' ? path : 'unmatched';
 }
 
-export function createMetrics(stats: Stats, periods: readonly Period[], log: Logger): Metrics {
+/**
+ * `maxAgeMs`: how long a scrape's text is given again before it is
+ * computed anew (STATUS_MAX_AGE_MS in routes/health.ts): the shared
+ * counters cost a pipelined HMGET per pair, so however often /metrics is
+ * asked they are read at most once per `maxAgeMs`.
+ */
+export function createMetrics(stats: Stats, periods: readonly Period[], log: Logger, maxAgeMs = 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
@@ -97,17 +104,31 @@ export function createMetrics(stats: Stats, periods: readonly Period[], log: Log
     registers: [registry],
   });
 
+  // Per request: a clock reading and one observe() on the labels' child,
+  // looked up by one string (prom-client would hash the label object each
+  // time). The label values are few (methods, route patterns, statuses).
+  const children = new Map<string, { observe(v: number): void }>();
   const observe: RequestHandler = (req, res, next) => {
-    const end = latency.startTimer();
-    res.on('finish', () => end({ method: req.method, route: routeLabel(req, res), status: String(res.statusCode) }));
+    const t0 = performance.now();
+    res.once('finish', () => {
+      const route = routeLabel(req, res);
+      const key = `${req.method} ${res.statusCode} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        child = latency.labels({ method: req.method, route, status: String(res.statusCode) });
+        children.set(key, child);
+      }
+      child.observe((performance.now() - t0) / 1000);
+    });
     next();
   };
 
+  const scrapes = new SharedAnswer(() => registry.metrics(), maxAgeMs);
   const router = Router();
   router
     .route('/metrics')
     .get(async (_req, res) => {
-      const text = await registry.metrics();
+      const text = scrapes.peek() ?? (await scrapes.get());
       res.set('Content-Type', registry.contentType).send(text);
     })
     .all(methodNotAllowed('GET, HEAD'));

@@ -32,12 +32,15 @@ import type { ApiConfig } from './env.js';
 import { answerClientError, refuseConnect } from './guards/client-error.js';
 import { DEFAULT_HTTP_TIMEOUTS, applyIdleTimeout, timeoutOptions, type HttpTimeouts } from './guards/http-timeouts.js';
 import { STARTUP_GRACE_MS } from './readiness.js';
+import { STATUS_MAX_AGE_MS } from './routes/health.js';
 
 export interface StartOptions {
   /** Default: silent. */
   readonly log?: Logger;
   /** How long a close job may not have run yet after start (see readiness.ts); tests pass 0. */
   readonly startupGraceMs?: number;
+  /** How long /readyz's and /metrics' answers are reused (routes/health.ts STATUS_MAX_AGE_MS); tests of their rules pass 0. */
+  readonly statusMaxAgeMs?: number;
   /** The dashboard, mounted before the 404 (see app.ts); default: the page in apps/api/public. */
   readonly dashboard?: RequestHandler;
   /** WebSocket limits (tests make them small). */
@@ -152,6 +155,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
       log,
       upSince,
       startupGraceMs: opts.startupGraceMs ?? STARTUP_GRACE_MS,
+      statusMaxAgeMs: opts.statusMaxAgeMs ?? STATUS_MAX_AGE_MS,
       dashboard: opts.dashboard ?? createDashboard(),
     });
     // Host is checked by the app (guards/request-limits.ts), which answers in JSON.

@@ -12,7 +12,8 @@ interface Ready {
 
 let t: TestApi;
 beforeAll(async () => {
-  t = await startTestApi();
+  // The rules, each answer computed afresh (reads-at-scale.test.ts tests the reuse of answers).
+  t = await startTestApi({}, { statusMaxAgeMs: 0 });
 });
 afterAll(() => t.stop());
 

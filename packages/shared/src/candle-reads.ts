@@ -8,7 +8,7 @@ import type { Candle, StoredCandle } from './candle.js';
 import { clockFromHash, closeLimits, sourceNow, type SourceClock } from './clock.js';
 import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
-import type { RedisClient } from './redis.js';
+import { hmgetMany, type RedisClient } from './redis.js';
 import { defineScripts } from './scripts.js';
 import { unpackTrades, type StoredTrade } from './fold.js';
 import { compareTrades } from './candle.js';
@@ -57,6 +57,64 @@ const num = (s: string | null | undefined): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
+/**
+ * `{"time":123,...}`: the bucket of a stored member (encodeStored and the
+ * Lua enc() write `time` first, as a whole number), read digit by digit:
+ * 100 of them per request, and no string made for any.
+ */
+function memberTime(m: string): number {
+  let t = 0;
+  for (let i = 8; i < m.length; i++) {
+    const d = m.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    t = t * 10 + d;
+  }
+  return t;
+}
+
+/**
+ * The text of lua/read-candles.lua's reply (its end says the layout): the
+ * closed range's members in the public form (trade ids cut off, `closed`
+ * added, a flat candle at the close before it for a bucket with no member),
+ * then the forming ones, `limit` in all: with `from` the first ones, else the
+ * newest. Exactly what the script used to write itself.
+ */
+export function candlesText(reply: readonly (string | number)[], periodMs: number, q: Pick<ReadQuery, 'from' | 'limit'>): string {
+  const k = Number(reply[0]);
+  const out: string[] = [];
+  if (reply.length > 1 + k) {
+    const lo = Number(reply[1 + k]);
+    const hi = Number(reply[2 + k]);
+    let price = reply[3 + k] === '' ? undefined : String(reply[3 + k]);
+    let last: string | undefined;
+    let j = 4 + k;
+    for (let b = lo; b <= hi; b += periodMs) {
+      while (j < reply.length && memberTime(reply[j] as string) < b) j++;
+      const m = reply[j] as string | undefined;
+      if (m !== undefined && memberTime(m) === b) {
+        const ids = m.indexOf(',"ot":');
+        out.push(`${m.slice(0, ids < 0 ? -1 : ids)},"closed":true}`);
+        last = m;
+        price = undefined;
+        j++;
+      } else {
+        if (price === undefined && last !== undefined) price = /"close":"([^"]*)"/.exec(last)?.[1];
+        if (price !== undefined) {
+          out.push(`{"time":${b},"open":"${price}","high":"${price}","low":"${price}","close":"${price}","volume":"0","quoteVolume":"0","trades":0,"closed":true}`);
+        }
+      }
+    }
+  }
+  for (let i = 1; i <= k; i++) {
+    if (out.length >= q.limit) {
+      if (q.from !== undefined) break;
+      out.shift();
+    }
+    out.push(reply[i] as string);
+  }
+  return out.join(',');
+}
+
 /** The candles of a read() text. */
 export function parseCandles(text: string): Candle[] {
   return JSON.parse(`[${text}]`) as Candle[];
@@ -99,7 +157,7 @@ export class CandleReader {
     const path = this.paths.get(periodMs);
     if (!path) throw new Error(`period ${periodMs} ms is not built`);
     const keys = [this.keys.state(pair), ...path.map((ms) => this.keys.candles(pair, ms))];
-    return this.redis.readCandles(
+    const reply = await this.redis.readCandles(
       keys.length,
       ...keys,
       path.length,
@@ -112,6 +170,7 @@ export class CandleReader {
       this.retention.get(periodMs) ?? '',
       q.closeLimit ?? '',
     );
+    return candlesText(reply, periodMs, q);
   }
 
   /** Closed candles of one period, oldest first: the first `limit` from `from`, else the newest `limit`. */
@@ -190,6 +249,16 @@ export class CandleReader {
 
   async state(pair: string): Promise<PairState> {
     return parseState(await this.redis.hgetall(this.keys.state(pair)));
+  }
+
+  /** Each pair's last trade time (ms), in the order given: one pipelined HMGET per pair (hmgetMany). */
+  async lastTradeTimes(pairs: readonly string[]): Promise<(number | undefined)[]> {
+    const rows = await hmgetMany(
+      this.redis,
+      pairs.map((p) => this.keys.state(p)),
+      ['lt'],
+    );
+    return rows.map((row) => num(row[0]));
   }
 
   async pairs(): Promise<string[]> {

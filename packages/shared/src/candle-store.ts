@@ -66,6 +66,9 @@ export class CandleStore {
   pairs(): Promise<string[]> {
     return this.reads.pairs();
   }
+  lastTradeTimes(pairs: readonly string[]): Promise<(number | undefined)[]> {
+    return this.reads.lastTradeTimes(pairs);
+  }
   readClock(): Promise<SourceClock> {
     return this.reads.readClock();
   }

@@ -70,6 +70,33 @@ export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger)
   return client;
 }
 
+/**
+ * HMGET of the same fields from many hashes in a bounded number of round
+ * trips, whatever their number: one pipeline per PIPELINE_CHUNK keys, all
+ * sent at once. On a Redis Cluster (whose pipelines must keep to one slot)
+ * the commands go one by one, at once, and ioredis sends each node its
+ * share back to back: still a few round trips, not one per key.
+ */
+const PIPELINE_CHUNK = 1_000;
+export async function hmgetMany(client: RedisClient, keys: readonly string[], fields: readonly string[]): Promise<(string | null)[][]> {
+  if (keys.length === 0) return [];
+  if (client instanceof Cluster) return Promise.all(keys.map((k) => client.hmget(k, ...fields)));
+  const chunks: Promise<(string | null)[][]>[] = [];
+  for (let i = 0; i < keys.length; i += PIPELINE_CHUNK) {
+    const pipeline = client.pipeline();
+    for (const k of keys.slice(i, i + PIPELINE_CHUNK)) pipeline.hmget(k, ...fields);
+    chunks.push(
+      pipeline.exec().then((rows) =>
+        (rows ?? []).map(([err, row]) => {
+          if (err) throw err;
+          return row as (string | null)[];
+        }),
+      ),
+    );
+  }
+  return (await Promise.all(chunks)).flat();
+}
+
 /** Quits, or disconnects if Redis is not answering. */
 export async function closeRedis(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') return;

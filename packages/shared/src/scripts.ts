@@ -21,8 +21,8 @@ declare module 'ioredis' {
     addTicks(...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
-    /** lua/read-candles.lua: the public candles' JSON, oldest first, joined by commas. */
-    readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<string, Context>;
+    /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
+    readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
   }
 }
 

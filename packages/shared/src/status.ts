@@ -3,7 +3,7 @@
  * on the whole deployment: counters for /metrics, the source's health and the
  * close jobs' last runs for /readyz.
  */
-import type { RedisClient } from './redis.js';
+import { hmgetMany, type RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
 
 /** Counters (only ever increase). Field names are the metric names without the `candlestack_` prefix. */
@@ -76,22 +76,33 @@ export class Stats {
 
   /**
    * The deployment's counters and gauges: the `stats` hash plus each pair's
-   * counters (PAIR_COUNTERS), summed. One call per pair, sent together.
+   * counters (PAIR_COUNTERS), summed. One HMGET per pair, pipelined
+   * (hmgetMany): a bounded number of round trips.
    */
   async read(): Promise<Record<string, number>> {
-    const [h, pairs] = await Promise.all([this.redis.hgetall(this.keys.stats()), this.redis.smembers(this.keys.pairs())]);
-    const out: Record<string, number> = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
-    const CHUNK = 500;
-    for (let i = 0; i < pairs.length; i += CHUNK) {
-      const rows = await Promise.all(pairs.slice(i, i + CHUNK).map((p) => this.redis.hmget(this.keys.state(p), ...PAIR_COUNTERS)));
-      for (const row of rows) {
-        PAIR_COUNTERS.forEach((name, j) => {
-          const v = Number(row[j] ?? 0);
-          if (v) out[name] = (out[name] ?? 0) + v;
-        });
-      }
+    const [out, pairs] = await Promise.all([this.readOwn(), this.redis.smembers(this.keys.pairs())]);
+    const rows = await hmgetMany(
+      this.redis,
+      pairs.map((p) => this.keys.state(p)),
+      PAIR_COUNTERS,
+    );
+    for (const row of rows) {
+      PAIR_COUNTERS.forEach((name, j) => {
+        const v = Number(row[j] ?? 0);
+        if (v) out[name] = (out[name] ?? 0) + v;
+      });
     }
     return out;
+  }
+
+  /**
+   * The `stats` hash alone: the deployment's own counters and the close
+   * jobs' gauges (close_run, close_lag_ms), without the per-pair counters.
+   * One call, whatever the number of pairs (what /readyz needs).
+   */
+  async readOwn(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.stats());
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
   }
 
   async writeSourceStatus(s: Omit<SourceStatus, 'heartbeat'>): Promise<void> {

@@ -1,7 +1,9 @@
 /** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
 import { Router } from 'express';
-import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
+import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period, type SourceClock } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
+import { KnownPairs } from '../known-pairs.js';
+import { SharedAnswer } from '../shared-answer.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
 import { candlesQuery, type CandlesQuery } from './candles-query.js';
@@ -11,15 +13,31 @@ import { builtPeriod, knownPair } from './params.js';
 
 export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,closed';
 
+/** How long the source's clock read from Redis is used before it is read again. */
+export const CLOCK_MAX_AGE_MS = 1_000;
+
 /**
  * Closed candles, then the ones not closed yet (`closed: false`) unless `to`
  * is in the past by the source's clock (a replay's "now" is its trade
  * time), as public JSON texts from one atomic read (lua/read-candles.lua).
  * `limit` applies to the whole list: with `from` the first ones from there,
  * without it the newest.
+ *
+ * The clock is this process's copy, read from Redis at most once a second
+ * (CLOCK_MAX_AGE_MS), so a request makes one Redis call, the script. That
+ * keeps the answer consistent: the pair's state, closed and forming candles
+ * are still read in one atomic step (a close landing meanwhile can never
+ * show a bucket twice or in neither list). The clock only says which
+ * buckets may read as closed before the worker stores them, and the
+ * script stays in the pair's hash slot (the clock lives in another, so on
+ * a Redis Cluster it could not be read there). A copy up to a second old
+ * changes nothing for a live source (its now is the wall clock; the hash
+ * only names the source) and for a replay means a "now" up to a second of
+ * wall time behind: a bucket may read as forming a moment longer, never
+ * wrongly closed, and the candles themselves are those stored at the read.
  */
-export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery, graceMs: number): Promise<string> {
-  const clock = await store.readClock();
+export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery, graceMs: number, clocks?: SharedAnswer<SourceClock>): Promise<string> {
+  const clock = clocks ? (clocks.peek() ?? (await clocks.get())) : await store.readClock();
   const now = sourceNow(clock);
   const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
   // A bucket whose grace time is over reads as closed, stored by the worker or not yet.
@@ -40,16 +58,17 @@ function parseQuery(query: unknown): CandlesQuery {
   return r.data;
 }
 
-export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number): Router {
+export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number, pairs = new KnownPairs(store.redis, store.keys)): Router {
   const router = Router();
+  const clocks = new SharedAnswer(() => store.readClock(), CLOCK_MAX_AGE_MS);
   router
     .route('/candles/:pair/:period')
     .get(async (req, res) => {
       // Everything a 400 can be said about first, without touching Redis.
       const period = builtPeriod(periods, req.params.period);
       const q = parseQuery(req.query);
-      const pair = await knownPair(store, req.params.pair);
-      const texts = await readCandleTexts(store, pair, period.ms, q, graceMs);
+      const pair = await knownPair(pairs, req.params.pair);
+      const texts = await readCandleTexts(store, pair, period.ms, q, graceMs, clocks);
       if (q.format === 'csv') {
         res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(parseCandles(texts)));
         return;

@@ -11,10 +11,12 @@ export function pairsRouter(store: CandleStore, stats: Stats, periods: readonly 
   router
     .route('/pairs')
     .get(async (_req, res) => {
+      // A bounded number of round trips whatever the number of pairs: the
+      // set, then one pipeline of HMGET lt (was an HGETALL per pair).
       const [pairs, status] = await Promise.all([store.pairs(), stats.readSourceStatus()]);
-      const states = await Promise.all(pairs.map((p) => store.state(p)));
+      const times = await store.lastTradeTimes(pairs);
       res.json({
-        pairs: pairs.map((pair, i) => ({ pair, lastTradeTime: states[i]?.lastTradeTime ?? null })),
+        pairs: pairs.map((pair, i) => ({ pair, lastTradeTime: times[i] ?? null })),
         periods: periods.map((p) => p.label),
         source: sourceInfo(status),
       } satisfies z.infer<typeof pairsResponse>);
