@@ -13,6 +13,7 @@ import { ADMIN_PREFIX, adminDoors } from './guards/admin-doors.js';
 import { httpGuards } from './guards/http-guards.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
+import { KnownPairs } from './known-pairs.js';
 import { candlesRouter } from './routes/candles.js';
 import { healthRouter } from './routes/health.js';
 import { pairsRouter } from './routes/pairs.js';
@@ -65,8 +66,10 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
     }),
   );
   app.use(metrics.router);
-  app.use(candlesRouter(deps.store, periods, config.GRACE_MS));
-  app.use(tradesRouter(deps.store));
+  // One view of the pairs followed, shared by the routes that check a pair.
+  const knownPairs = new KnownPairs(deps.store.redis, deps.store.keys);
+  app.use(candlesRouter(deps.store, periods, config.GRACE_MS, knownPairs));
+  app.use(tradesRouter(deps.store, knownPairs));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));
   // Before the board and the dead-letter route: other sites' requests never reach them.

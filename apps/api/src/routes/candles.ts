@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period, type SourceClock } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
-import { KnownPairs } from '../known-pairs.js';
+import type { KnownPairs } from '../known-pairs.js';
 import { SharedAnswer } from '../shared-answer.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
@@ -58,7 +58,7 @@ function parseQuery(query: unknown): CandlesQuery {
   return r.data;
 }
 
-export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number, pairs = new KnownPairs(store.redis, store.keys)): Router {
+export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number, pairs: KnownPairs): Router {
   const router = Router();
   const clocks = new SharedAnswer(() => store.readClock(), CLOCK_MAX_AGE_MS);
   router

@@ -6,6 +6,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { CandleStore } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
+import type { KnownPairs } from '../known-pairs.js';
 import { fromBeforeTo, limitParam, time, unknownParams } from './candles-query.js';
 import { knownPair } from './params.js';
 
@@ -26,14 +27,14 @@ export const tradesQuery = z
 
 export type TradesQuery = z.infer<typeof tradesQuery>;
 
-export function tradesRouter(store: CandleStore): Router {
+export function tradesRouter(store: CandleStore, pairs: KnownPairs): Router {
   const router = Router();
   router
     .route('/trades/:pair')
     .get(async (req, res) => {
       const r = tradesQuery.safeParse(req.query);
       if (!r.success) throw new HttpError(400, 'bad_parameter', r.error.issues.map((i) => i.message).join('; '));
-      const pair = await knownPair(store, req.params.pair);
+      const pair = await knownPair(pairs, req.params.pair);
       const trades = await store.reads.trades(pair, r.data);
       // Field order as DESIGN.md shows it; side only when the source told it.
       res.json({ pair, trades: trades.map(({ id, time, price, quantity, side }) => ({ id, time, price, quantity, ...(side && { side }) })) });
