@@ -80,14 +80,15 @@ function memberTime(m: string): number {
  * newest. Exactly what the script used to write itself.
  */
 export function candlesText(reply: readonly (string | number)[], periodMs: number, q: Pick<ReadQuery, 'from' | 'limit'>): string {
-  const k = Number(reply[0]);
+  // reply[0] is the version; reply[1] the number of forming candles.
+  const k = Number(reply[1]);
   const out: string[] = [];
-  if (reply.length > 1 + k) {
-    const lo = Number(reply[1 + k]);
-    const hi = Number(reply[2 + k]);
-    let price = reply[3 + k] === '' ? undefined : String(reply[3 + k]);
+  if (reply.length > 2 + k) {
+    const lo = Number(reply[2 + k]);
+    const hi = Number(reply[3 + k]);
+    let price = reply[4 + k] === '' ? undefined : String(reply[4 + k]);
     let last: string | undefined;
-    let j = 4 + k;
+    let j = 5 + k;
     for (let b = lo; b <= hi; b += periodMs) {
       while (j < reply.length && memberTime(reply[j] as string) < b) j++;
       const m = reply[j] as string | undefined;
@@ -105,7 +106,7 @@ export function candlesText(reply: readonly (string | number)[], periodMs: numbe
       }
     }
   }
-  for (let i = 1; i <= k; i++) {
+  for (let i = 2; i <= k + 1; i++) {
     if (out.length >= q.limit) {
       if (q.from !== undefined) break;
       out.shift();
@@ -154,6 +155,15 @@ export class CandleReader {
    * array.
    */
   async read(pair: string, periodMs: number, q: ReadQuery): Promise<string> {
+    return (await this.readVersioned(pair, periodMs, q)).text;
+  }
+
+  /**
+   * read(), with the pair's data version it was read at (state field `v`,
+   * moved by every script that writes what a read returns): an answer may
+   * be reused, exactly, while version() still gives the same.
+   */
+  async readVersioned(pair: string, periodMs: number, q: ReadQuery): Promise<{ version: string; text: string }> {
     const path = this.paths.get(periodMs);
     if (!path) throw new Error(`period ${periodMs} ms is not built`);
     const keys = [this.keys.state(pair), ...path.map((ms) => this.keys.candles(pair, ms))];
@@ -170,7 +180,12 @@ export class CandleReader {
       this.retention.get(periodMs) ?? '',
       q.closeLimit ?? '',
     );
-    return candlesText(reply, periodMs, q);
+    return { version: String(reply[0]), text: candlesText(reply, periodMs, q) };
+  }
+
+  /** The pair's data version now ('' before its first write): see readVersioned. */
+  async version(pair: string): Promise<string> {
+    return (await this.redis.hget(this.keys.state(pair), 'v')) ?? '';
   }
 
   /** Closed candles of one period, oldest first: the first `limit` from `from`, else the newest `limit`. */

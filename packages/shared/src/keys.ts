@@ -46,7 +46,9 @@ export class Keys {
    * (the low time bound: older trades are refused), `c:<ms>` (start of the
    * last closed bucket per period), `sm` (the tick stream's newest entry
    * time), `sl` (the most an entry's ID has been past its oldest trade, ms:
-   * how far GET /trades looks beyond a time for late trades), `rp` (replay
+   * how far GET /trades looks beyond a time for late trades), `v` (the
+   * data version: moved by every script write a candle read could see, so
+   * the API reuses an answer exactly while it stands), `rp` (replay
    * position), and the pair's
    * counters (COUNTERS names, summed over pairs when read).
    */

@@ -1,8 +1,9 @@
 /** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
 import { Router } from 'express';
-import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period, type SourceClock } from '@candlestack/shared';
+import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
 import type { KnownPairs } from '../known-pairs.js';
+import { ReadCache } from '../read-cache.js';
 import { SharedAnswer } from '../shared-answer.js';
 import type { z } from 'zod';
 import type { candlesResponse } from '../schemas.js';
@@ -15,6 +16,19 @@ export const CSV_HEADER = 'time,open,high,low,close,volume,quoteVolume,trades,cl
 
 /** How long the source's clock read from Redis is used before it is read again. */
 export const CLOCK_MAX_AGE_MS = 1_000;
+
+export function toCsv(candles: readonly Candle[]): string {
+  const rows = candles.map((c) =>
+    [c.time, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.trades, c.closed].join(','),
+  );
+  return `${[CSV_HEADER, ...rows].join('\n')}\n`;
+}
+
+function parseQuery(query: unknown): CandlesQuery {
+  const r = candlesQuery.safeParse(query);
+  if (!r.success) throw new HttpError(400, 'bad_parameter', r.error.issues.map((i) => i.message).join('; '));
+  return r.data;
+}
 
 /**
  * Closed candles, then the ones not closed yet (`closed: false`) unless `to`
@@ -36,29 +50,7 @@ export const CLOCK_MAX_AGE_MS = 1_000;
  * wall time behind: a bucket may read as forming a moment longer, never
  * wrongly closed, and the candles themselves are those stored at the read.
  */
-export async function readCandleTexts(store: CandleStore, pair: string, periodMs: number, q: CandlesQuery, graceMs: number, clocks?: SharedAnswer<SourceClock>): Promise<string> {
-  const clock = clocks ? (clocks.peek() ?? (await clocks.get())) : await store.readClock();
-  const now = sourceNow(clock);
-  const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
-  // A bucket whose grace time is over reads as closed, stored by the worker or not yet.
-  const closeLimit = closeLimits(store.plan, clock, graceMs).get(periodMs);
-  return store.read(pair, periodMs, { from: q.from, to: q.to, limit: q.limit, what, now, ...(closeLimit !== undefined && { closeLimit }) });
-}
-
-export function toCsv(candles: readonly Candle[]): string {
-  const rows = candles.map((c) =>
-    [c.time, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.trades, c.closed].join(','),
-  );
-  return `${[CSV_HEADER, ...rows].join('\n')}\n`;
-}
-
-function parseQuery(query: unknown): CandlesQuery {
-  const r = candlesQuery.safeParse(query);
-  if (!r.success) throw new HttpError(400, 'bad_parameter', r.error.issues.map((i) => i.message).join('; '));
-  return r.data;
-}
-
-export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number, pairs: KnownPairs): Router {
+export function candlesRouter(store: CandleStore, periods: readonly Period[], graceMs: number, pairs: KnownPairs, cache = new ReadCache()): Router {
   const router = Router();
   const clocks = new SharedAnswer(() => store.readClock(), CLOCK_MAX_AGE_MS);
   router
@@ -68,16 +60,29 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[], gr
       const period = builtPeriod(periods, req.params.period);
       const q = parseQuery(req.query);
       const pair = await knownPair(pairs, req.params.pair);
-      const texts = await readCandleTexts(store, pair, period.ms, q, graceMs, clocks);
-      if (q.format === 'csv') {
-        res.set('Content-Type', 'text/csv; charset=utf-8').send(toCsv(parseCandles(texts)));
-        return;
+      const clock = clocks.peek() ?? (await clocks.get());
+      const now = sourceNow(clock);
+      const what = q.to === undefined || (now !== undefined && q.to > now) ? 'both' : 'closed';
+      // A bucket whose grace time is over reads as closed, stored by the worker or not yet.
+      const closeLimit = closeLimits(store.plan, clock, graceMs).get(period.ms);
+      // What the answer depends on besides the pair's data: the query, and of
+      // the clock only the bucket `now` falls in and the close limit (the
+      // script uses no more of them).
+      const key = `${pair}|${period.ms}|${q.format}|${q.from ?? ''}|${q.to ?? ''}|${q.limit}|${what}|${now === undefined ? '' : Math.floor(now / period.ms)}|${closeLimit ?? ''}`;
+      let kept = cache.get(key);
+      if (kept && (await store.reads.version(pair)) !== kept.version) kept = undefined;
+      if (!kept) {
+        const { version, text } = await store.reads.readVersioned(pair, period.ms, { from: q.from, to: q.to, limit: q.limit, what, now, ...(closeLimit !== undefined && { closeLimit }) });
+        // The candles are public JSON texts already: the body is spliced from
+        // them, not parsed and written again. `pair` and the label are
+        // canonical (A-Z, 0-9, _): nothing to escape.
+        const head: Omit<CandlesResponse, 'candles'> = { pair, period: period.label };
+        const body = q.format === 'csv' ? toCsv(parseCandles(text)) : `${JSON.stringify(head).slice(0, -1)},"candles":[${text}]}`;
+        kept = cache.set(key, version, Buffer.from(body));
       }
-      // The script wrote each candle's JSON already: the body is spliced
-      // from them, not parsed and written again. `pair` and the label are
-      // canonical (A-Z, 0-9, _): nothing to escape.
-      const head: Omit<CandlesResponse, 'candles'> = { pair, period: period.label };
-      res.type('application/json').send(`${JSON.stringify(head).slice(0, -1)},"candles":[${texts}]}`);
+      res.set('Content-Type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+      res.set('ETag', kept.etag);
+      res.send(kept.body);
     })
     .all(methodNotAllowed('GET, HEAD'));
   return router;

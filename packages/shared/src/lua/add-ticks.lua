@@ -276,7 +276,10 @@ if ARGV[5] ~= '' then
   fields[#fields + 1] = 'rp'; fields[#fields + 1] = ARGV[5]
 end
 redis.call('HSET', KEYS[4], unpack(fields))
-if n > 0 then redis.call('HINCRBY', KEYS[4], 'ticks_ingested_total', n) end
+if n > 0 then
+  redis.call('HINCRBY', KEYS[4], 'ticks_ingested_total', n)
+  bumpVersion(KEYS[4])
+end
 if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[4], 'ticks_duplicate_total', tonumber(ARGV[6])) end
 if late > 0 then redis.call('HINCRBY', KEYS[4], 'ticks_late_total', late) end
 if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[4], 'ticks_out_of_window_total', tonumber(ARGV[7])) end

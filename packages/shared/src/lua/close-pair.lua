@@ -234,16 +234,19 @@ end
 
 -- 3. Retention: closed candles older than CANDLE_RETENTION go, but for the
 --    newest of them, whose close the flat buckets after it still carry.
+local trimmed = false
 for _, p in ipairs(L) do
   if p.keep and p.closed then
     local cutoff = p.closed + p.ms - p.keep
     local m = redis.call('ZRANGE', p.key, '(' .. num(cutoff), '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-    if m[2] then redis.call('ZREMRANGEBYSCORE', p.key, '-inf', '(' .. m[2]) end
+    if m[2] and redis.call('ZREMRANGEBYSCORE', p.key, '-inf', '(' .. m[2]) > 0 then trimmed = true end
   end
 end
 
 local out = {}
+local moved = trimmed or closedCount > 0 or revisedCount > 0 or #rv > 0
 for _, p in ipairs(L) do
+  if p.closed ~= p.closed0 then moved = true end
   if p.closed then
     out[#out + 1] = 'c:' .. num(p.ms)
     out[#out + 1] = num(p.closed)
@@ -252,6 +255,7 @@ end
 if #out > 0 then redis.call('HSET', KEYS[1], unpack(out)) end
 if closedCount > 0 then redis.call('HINCRBY', KEYS[1], 'candles_closed_total', closedCount) end
 if revisedCount > 0 then redis.call('HINCRBY', KEYS[1], 'candles_revised_total', revisedCount) end
+if moved then bumpVersion(KEYS[1]) end
 
 for _, p in ipairs(L) do
   if p.gapFrom then

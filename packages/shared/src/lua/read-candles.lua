@@ -47,9 +47,12 @@ local P = ms[n]
 
 local fields = { 'first', 'lt' }
 for k = 1, n do fields[#fields + 1] = 'c:' .. num(ms[k]) end
+fields[#fields + 1] = 'v'
 local st = redis.call('HMGET', KEYS[1], unpack(fields))
+-- The pair's data version this answer was read at (bumpVersion).
+local version = st[n + 3] or ''
 local first = tonumber(st[1])
-if first == nil or limit < 1 then return { 0 } end
+if first == nil or limit < 1 then return { version, 0 } end
 local lt = tonumber(st[2])
 local closed = {}
 for k = 1, n do closed[k] = tonumber(st[2 + k]) end
@@ -116,7 +119,7 @@ end
 
 -- The reply: the forming candles in the public form (at most a few), then
 -- the closed range as stored, for candle-reads.ts to write out:
---   { k, forming_1 .. forming_k [, lo, hi, price, member_1 .. member_m] }
+--   { version, k, forming_1 .. forming_k [, lo, hi, price, member_1 .. member_m] }
 -- lo and hi bound the closed buckets [lo, hi] (at most `limit` of them),
 -- price is the close before lo ('' if none or not needed: a flat bucket
 -- before any member takes it), the members are the stored candles scored
@@ -124,7 +127,7 @@ end
 -- JSON here (cut the trade ids, add "closed", join) cost Redis three times
 -- what reading them does (Lua strings are made and hashed one by one);
 -- Node does it for a fraction, and the read stays one atomic call.
-local reply = { #forming }
+local reply = { version, #forming }
 for i, c in ipairs(forming) do reply[#reply + 1] = pub(c, recentClosed[i]) end
 local cP = closed[n]
 if what ~= 'forming' and cP ~= nil then

@@ -151,3 +151,16 @@ local function range(key, a, b, limit)
   end
   return out
 end
+
+-- Moves the pair's data version (state field `v`): every script that
+-- writes what read-candles.lua could return calls it once, so an API may
+-- reuse an answer as long as the version it was read at stands. The first
+-- version is the server's time in µs: a state deleted and made again never
+-- repeats a version some API still holds (later versions only count up,
+-- one per write, slower than the clock).
+local function bumpVersion(stateKey)
+  if redis.call('HINCRBY', stateKey, 'v', 1) == 1 then
+    local t = redis.call('TIME')
+    redis.call('HSET', stateKey, 'v', t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+end
