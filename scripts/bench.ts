@@ -12,6 +12,7 @@
  */
 import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
+import { fanout } from './bench/fanout.js';
 import { fold } from './bench/fold.js';
 import { memory } from './bench/memory.js';
 import { ensureBuilt, table, type BenchContext, type Figure, type Section } from './bench/lib.js';
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, Section> = {
   'close-lag': closeLag,
   fold,
   memory,
+  fanout,
 };
 
 const ctx: BenchContext = {
