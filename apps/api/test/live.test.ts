@@ -2,7 +2,8 @@
  * The WebSocket protocol against a real API, worker, ingester and Redis:
  * snapshot on subscribe, forming updates (throttled, latest state), the
  * close, a revision, errors that keep the connection open, unsubscribe,
- * limits, and a slow consumer dropped without holding up the others.
+ * limits, a broadcast to many clients, and a slow consumer dropped
+ * without holding up the others.
  */
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -179,6 +180,36 @@ describe('WebSocket /ws', () => {
     expect(status).toBe(429);
     for (const c of clients) c.ws.close();
     await sleep(200);
+  });
+
+  it('sends each broadcast to every one of 200 subscribers exactly once', async () => {
+    // An API of its own: the other one allows 20 connections per address.
+    const wide = await startApi(parseConfig(apiEnv, { ...env, PORT: '0' }), {
+      liveLimits: { maxConnectionsPerAddress: 250 },
+      dashboard: (_req, _res, next) => next(),
+    });
+    const clients = Array.from({ length: 200 }, () => new Client(wide.url));
+    try {
+      await Promise.all(clients.map((c) => c.opened));
+      for (const c of clients) c.send({ op: 'subscribe', pair: 'AAA_USDT', period: '5s' });
+      await waitFor(() => clients.every((c) => c.msgs.some((m) => m.type === 'subscribed')), 'every client subscribed', 15_000);
+      // Bucket times far in the past, so that no real close is mistaken for one of them.
+      const times = [5_000, 10_000, 15_000];
+      for (const time of times) {
+        const candle = { time, open: '1', high: '2', low: '0.5', close: '1.5', volume: '3', quoteVolume: '4.5', trades: 3, closed: true };
+        await redis.publish(new Keys(prefix).events(), JSON.stringify({ type: 'closed', pair: 'AAA_USDT', period: '5s', candle }));
+      }
+      const ours = (c: Client) => c.candles('AAA_USDT', '5s').filter((x) => times.includes(x.time));
+      await waitFor(() => clients.every((c) => ours(c).length >= times.length), 'every broadcast at every client', 15_000);
+      await sleep(300);
+      for (const c of clients) {
+        expect(ours(c).map((x) => x.time)).toEqual(times);
+        expect(ours(c)[0]).toEqual({ time: 5_000, open: '1', high: '2', low: '0.5', close: '1.5', volume: '3', quoteVolume: '4.5', trades: 3, closed: true });
+      }
+    } finally {
+      for (const c of clients) c.ws.close();
+      await wide.close();
+    }
   });
 
   it('drops a slow consumer with close code 4008 while a fast one keeps getting messages', async () => {
