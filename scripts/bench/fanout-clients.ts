@@ -23,6 +23,9 @@ export type Job =
   | { job: 'fanout'; url: string; redisUrl: string; channel: string; pair: string; period: string; periodMs: number; clients: number; events: number }
   | { job: 'churn'; url: string; pairs: string[]; period: string; clients: number; seconds: number };
 
+/** Sent by the fanout job around its publishes, so the parent can read the API's CPU over them alone. */
+export type Phase = { phase: 'publishing' | 'published' };
+
 export type JobResult =
   | { job: 'fanout'; latencies: number[]; missing: number; duplicates: number; publishMs: number[] }
   | { job: 'churn'; ok: number; errors: number; seconds: number; errorSample?: string };
@@ -79,6 +82,7 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
   while (subscribed < j.clients && Date.now() < until) await sleep(20);
   if (subscribed < j.clients) throw new Error(`only ${subscribed} of ${j.clients} clients subscribed`);
   await sleep(500);
+  process.send!({ phase: 'publishing' });
   const sentAt: number[] = [];
   const publishMs: number[] = [];
   for (let k = 0; k < j.events; k++) {
@@ -91,6 +95,7 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
     while (counts[k]! < j.clients && Date.now() < wait) await sleep(5);
     await sleep(50 + Math.random() * 50);
   }
+  process.send!({ phase: 'published' });
   const latencies: number[] = [];
   let missing = 0;
   for (const times of received) {
