@@ -8,9 +8,10 @@
  *   channel (as the worker does) and each client's receipt is timed from
  *   just before the PUBLISH, on this process's monotonic clock. The next
  *   event waits until every client got the previous one (or 5 s).
- * - `churn`: `clients` connections each subscribe to a random pair and
- *   unsubscribe, one message in flight per connection, for `seconds`;
- *   errors (a rate limit) count as answers.
+ * - `churn`: `clients` connections each subscribe to a pair and unsubscribe,
+ *   one message in flight per connection, at most one message per
+ *   `intervalMs` per connection (0: as fast as they are answered), for
+ *   `seconds`; errors (a rate limit) count as answers.
  *
  * The API caps connections per client address (DESIGN.md leaves that to
  * the server; 50 today), so connection i binds 127.0.0.(2 + i / 50):
@@ -21,7 +22,7 @@ import WebSocket from 'ws';
 
 export type Job =
   | { job: 'fanout'; url: string; redisUrl: string; channel: string; pair: string; period: string; periodMs: number; clients: number; events: number }
-  | { job: 'churn'; url: string; pairs: string[]; period: string; clients: number; seconds: number };
+  | { job: 'churn'; url: string; pairs: string[]; period: string; clients: number; seconds: number; intervalMs: number };
 
 /** Sent by the fanout job around its publishes, so the parent can read the API's CPU over them alone. */
 export type Phase = { phase: 'publishing' | 'published' };
@@ -136,10 +137,17 @@ async function churn(j: Extract<Job, { job: 'churn' }>): Promise<JobResult> {
           ws.send(JSON.stringify(msg));
         });
       let n = i * 7919;
+      let next = performance.now() + Math.random() * j.intervalMs;
+      const paced = async (msg: object) => {
+        const wait = next - performance.now();
+        if (wait > 0) await sleep(wait);
+        next = Math.max(next + j.intervalMs, performance.now() - j.intervalMs);
+        await ask(msg);
+      };
       while (performance.now() < stopAt) {
         const pair = j.pairs[n++ % j.pairs.length]!;
-        await ask({ op: 'subscribe', pair, period: j.period });
-        await ask({ op: 'unsubscribe', pair, period: j.period });
+        await paced({ op: 'subscribe', pair, period: j.period });
+        await paced({ op: 'unsubscribe', pair, period: j.period });
       }
     }),
   );
