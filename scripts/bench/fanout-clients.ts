@@ -28,7 +28,7 @@ export type Job =
 export type Phase = { phase: 'publishing' | 'published' };
 
 export type JobResult =
-  | { job: 'fanout'; latencies: number[]; missing: number; duplicates: number; publishMs: number[] }
+  | { job: 'fanout'; latencies: number[]; missing: number; duplicates: number; publishMs: number[]; clientCpuMs: number }
   | { job: 'churn'; ok: number; errors: number; seconds: number; errorSample?: string };
 
 const PER_ADDRESS = 50;
@@ -84,6 +84,7 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
   if (subscribed < j.clients) throw new Error(`only ${subscribed} of ${j.clients} clients subscribed`);
   await sleep(500);
   process.send!({ phase: 'publishing' });
+  const cpu0 = process.cpuUsage();
   const sentAt: number[] = [];
   const publishMs: number[] = [];
   for (let k = 0; k < j.events; k++) {
@@ -97,6 +98,8 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
     await sleep(50 + Math.random() * 50);
   }
   process.send!({ phase: 'published' });
+  const cpu = process.cpuUsage(cpu0);
+  const clientCpuMs = (cpu.user + cpu.system) / 1000 / j.events;
   const latencies: number[] = [];
   let missing = 0;
   for (const times of received) {
@@ -107,7 +110,7 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
   }
   redis.disconnect();
   for (const ws of sockets) ws.terminate();
-  return { job: 'fanout', latencies, missing, duplicates, publishMs };
+  return { job: 'fanout', latencies, missing, duplicates, publishMs, clientCpuMs };
 }
 
 async function churn(j: Extract<Job, { job: 'churn' }>): Promise<JobResult> {
