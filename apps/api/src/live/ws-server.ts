@@ -26,7 +26,7 @@ interface Conn extends LiveClient {
   /** The messages being handled, in order (see onConnection). */
   queue: Promise<void>;
   queued: number;
-  /** The subscribe/unsubscribe token bucket: tokens left as of `refilledAt` (ms). */
+  /** The subscribe/unsubscribe token bucket: tokens left as of `refilledAt` (performance.now(), ms). */
   tokens: number;
   refilledAt: number;
 }
@@ -96,7 +96,7 @@ export function attachLiveServer(
       queue: Promise.resolve(),
       queued: 0,
       tokens: limits.opsBurst,
-      refilledAt: Date.now(),
+      refilledAt: performance.now(),
       send(msg: ServerMessage) {
         this.sendEncoded(Buffer.from(JSON.stringify(msg)));
       },
@@ -197,7 +197,7 @@ export function attachLiveServer(
   }
 
   function takeToken(conn: Conn): boolean {
-    const now = Date.now();
+    const now = performance.now(); // monotonic: a clock set back must not drain the bucket
     conn.tokens = Math.min(limits.opsBurst, conn.tokens + ((now - conn.refilledAt) * limits.opsPerSecond) / 1000);
     conn.refilledAt = now;
     if (conn.tokens < 1) return false;
