@@ -28,7 +28,7 @@ export type Job =
 export type Phase = { phase: 'publishing' | 'published' };
 
 export type JobResult =
-  | { job: 'fanout'; latencies: number[]; missing: number; duplicates: number; publishMs: number[]; clientCpuMs: number }
+  | { job: 'fanout'; latencies: number[]; missing: number; duplicates: number; publishMs: number[]; clientCpuMs: number; lastMedianMs: number }
   | { job: 'churn'; ok: number; errors: number; seconds: number; errorSample?: string };
 
 const PER_ADDRESS = 50;
@@ -108,9 +108,11 @@ async function fanout(j: Extract<Job, { job: 'fanout' }>): Promise<JobResult> {
       else latencies.push(times[k]! - sentAt[k]!);
     }
   }
+  // Per event, when its last client got it: the time one broadcast to all takes.
+  const lastOf = Array.from({ length: j.events }, (_, k) => Math.max(...received.map((t) => (t[k] ?? -Infinity) - sentAt[k]!))).sort((a, b) => a - b);
   redis.disconnect();
   for (const ws of sockets) ws.terminate();
-  return { job: 'fanout', latencies, missing, duplicates, publishMs, clientCpuMs };
+  return { job: 'fanout', latencies, missing, duplicates, publishMs, clientCpuMs, lastMedianMs: lastOf[lastOf.length >> 1]! };
 }
 
 async function churn(j: Extract<Job, { job: 'churn' }>): Promise<JobResult> {
