@@ -187,6 +187,10 @@ export function attachLiveServer(
         conn.subs.delete(k);
         return fail(`unknown pair ${pair}`);
       }
+      // Closed while the check waited on Redis (or while this message was
+      // queued): its 'close' has already taken it out of the hub, and
+      // adding it now would keep it there for ever.
+      if (conn.ws.readyState !== conn.ws.OPEN) return;
       await hub.subscribe(conn, pair, period.ms);
     } catch (err) {
       conn.subs.delete(k);
