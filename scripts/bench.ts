@@ -12,6 +12,7 @@
  */
 import { closeLag } from './bench/closelag.js';
 import { e2e } from './bench/e2e.js';
+import { fanout } from './bench/fanout.js';
 import { fold } from './bench/fold.js';
 import { http } from './bench/http.js';
 import { memory } from './bench/memory.js';
@@ -35,6 +36,7 @@ const SECTIONS: Record<string, Section> = {
   fold,
   memory,
   http,
+  fanout,
 };
 
 const ctx: BenchContext = {

@@ -2,7 +2,9 @@
  * The WebSocket protocol against a real API, worker, ingester and Redis:
  * snapshot on subscribe, forming updates (throttled, latest state), the
  * close, a revision, errors that keep the connection open, unsubscribe,
- * limits, and a slow consumer dropped without holding up the others.
+ * limits (the subscribe/unsubscribe rate among them), a pair registered
+ * after start, a broadcast to many clients, and a slow consumer dropped
+ * without holding up the others.
  */
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -64,7 +66,7 @@ beforeAll(async () => {
   ingester = await startIngester(env, source);
   worker = await startTestWorker(env);
   api = await startApi(parseConfig(apiEnv, { ...env, PORT: '0' }), {
-    liveLimits: { maxSubscriptions: 3, throttleMs: 100, maxConnectionsPerAddress: 20 },
+    liveLimits: { maxSubscriptions: 3, throttleMs: 100, maxConnectionsPerAddress: 20, opsPerSecond: 2, opsBurst: 10 },
     dashboard: (_req, _res, next) => next(),
   });
   await trade('AAA_USDT', '10');
@@ -179,6 +181,83 @@ describe('WebSocket /ws', () => {
     expect(status).toBe(429);
     for (const c of clients) c.ws.close();
     await sleep(200);
+  });
+
+  it('refuses subscribe/unsubscribe past the rate limit with an error message, and the connection stays usable', async () => {
+    const c = new Client(api.url);
+    await c.opened;
+    // 30 at once: the bucket holds 10 and refills 2 a second.
+    for (let i = 0; i < 30; i++) c.send({ op: 'unsubscribe', pair: 'AAA_USDT', period: '1s' });
+    await waitFor(() => c.msgs.length === 30, 'one answer per message');
+    const limited = c.msgs.filter((m) => m.type === 'error' && /too many subscribe\/unsubscribe messages: at most 2 a second \(bursts of 10\)/.test(m.message ?? ''));
+    expect(limited.length).toBeGreaterThan(0);
+    expect(c.msgs.every((m) => m.type === 'error')).toBe(true);
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    // Once the bucket refills, the same connection subscribes as usual.
+    let tries = 0;
+    await waitFor(
+      () => {
+        if (c.msgs.some((m) => m.type === 'subscribed')) return true;
+        if (tries++ % 5 === 0) c.send({ op: 'subscribe', pair: 'AAA_USDT', period: '1s' });
+        return false;
+      },
+      'a subscription after the limit',
+      10_000,
+    );
+    expect(c.msgs.find((m) => m.type === 'subscribed')).toEqual({ type: 'subscribed', pair: 'AAA_USDT', period: '1s' });
+    c.ws.close();
+  });
+
+  it('subscribes to a pair registered after the API started; an unknown pair is refused until then', async () => {
+    const c = new Client(api.url);
+    await c.opened;
+    c.send({ op: 'subscribe', pair: 'NEW_USDT', period: '5s' });
+    const err = await c.next((m) => m.type === 'error', 'unknown pair');
+    expect(err.message).toMatch(/unknown pair NEW_USDT/);
+    await redis.sadd(new Keys(prefix).pairs(), 'NEW_USDT');
+    // Within about a second (a cache may answer "unknown" that long).
+    let tries = 0;
+    await waitFor(
+      () => {
+        if (c.msgs.some((m) => m.type === 'subscribed')) return true;
+        if (tries++ % 4 === 0) c.send({ op: 'subscribe', pair: 'NEW_USDT', period: '5s' });
+        return false;
+      },
+      'the new pair subscribed',
+      5_000,
+    );
+    expect(c.msgs.find((m) => m.type === 'subscribed')).toEqual({ type: 'subscribed', pair: 'NEW_USDT', period: '5s' });
+    c.ws.close();
+  });
+
+  it('sends each broadcast to every one of 200 subscribers exactly once', async () => {
+    // An API of its own: the other one allows 20 connections per address.
+    const wide = await startApi(parseConfig(apiEnv, { ...env, PORT: '0' }), {
+      liveLimits: { maxConnectionsPerAddress: 250 },
+      dashboard: (_req, _res, next) => next(),
+    });
+    const clients = Array.from({ length: 200 }, () => new Client(wide.url));
+    try {
+      await Promise.all(clients.map((c) => c.opened));
+      for (const c of clients) c.send({ op: 'subscribe', pair: 'AAA_USDT', period: '5s' });
+      await waitFor(() => clients.every((c) => c.msgs.some((m) => m.type === 'subscribed')), 'every client subscribed', 15_000);
+      // Bucket times far in the past, so that no real close is mistaken for one of them.
+      const times = [5_000, 10_000, 15_000];
+      for (const time of times) {
+        const candle = { time, open: '1', high: '2', low: '0.5', close: '1.5', volume: '3', quoteVolume: '4.5', trades: 3, closed: true };
+        await redis.publish(new Keys(prefix).events(), JSON.stringify({ type: 'closed', pair: 'AAA_USDT', period: '5s', candle }));
+      }
+      const ours = (c: Client) => c.candles('AAA_USDT', '5s').filter((x) => times.includes(x.time));
+      await waitFor(() => clients.every((c) => ours(c).length >= times.length), 'every broadcast at every client', 15_000);
+      await sleep(300);
+      for (const c of clients) {
+        expect(ours(c).map((x) => x.time)).toEqual(times);
+        expect(ours(c)[0]).toEqual({ time: 5_000, open: '1', high: '2', low: '0.5', close: '1.5', volume: '3', quoteVolume: '4.5', trades: 3, closed: true });
+      }
+    } finally {
+      for (const c of clients) c.ws.close();
+      await wide.close();
+    }
   });
 
   it('drops a slow consumer with close code 4008 while a fast one keeps getting messages', async () => {

@@ -38,6 +38,13 @@ export interface LiveLimits {
   readonly pingMs: number;
   /** Least time between two forming-candle messages of one subscription. */
   readonly throttleMs: number;
+  /**
+   * Subscribe and unsubscribe messages per connection: a token bucket that
+   * refills at `opsPerSecond` and holds at most `opsBurst`; past it, an
+   * error message, and the connection stays open.
+   */
+  readonly opsPerSecond: number;
+  readonly opsBurst: number;
 }
 
 export const DEFAULT_LIMITS: LiveLimits = {
@@ -48,4 +55,8 @@ export const DEFAULT_LIMITS: LiveLimits = {
   maxPendingMessages: 64,
   pingMs: 30_000,
   throttleMs: 250,
+  opsPerSecond: 20,
+  // As many as the subscriptions allowed: a client that (re)connects may
+  // subscribe all of them at once.
+  opsBurst: 100,
 };

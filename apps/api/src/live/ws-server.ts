@@ -2,9 +2,11 @@
  * `/ws` on the API's HTTP server (DESIGN.md, "WebSocket"). Each connection
  * may hold several subscriptions; a bad message gets an error and the
  * connection stays open. Guards: message size, subscriptions per
- * connection, connections per client address, a send buffer limit past
+ * connection, subscribe/unsubscribe messages per second per connection (a
+ * token bucket), connections per client address, a send buffer limit past
  * which a slow client is dropped (so it never holds up the others), and
- * ping/pong to find dead peers.
+ * ping/pong to find dead peers. A subscribe checks its one pair (KnownPairs),
+ * never the whole set: its cost does not grow with the number of pairs.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -13,6 +15,7 @@ import { PairError, PeriodError, normalizePair, parsePeriod, type CandleStore, t
 import { endWithError, type ErrorCode } from '../errors.js';
 import { isOriginAllowed } from '../guards/origins.js';
 import type { LiveHub, LiveClient } from './hub.js';
+import { KnownPairs } from '../known-pairs.js';
 import { CLOSE, clientMessage, type LiveLimits, type ServerMessage } from './protocol.js';
 
 interface Conn extends LiveClient {
@@ -23,6 +26,9 @@ interface Conn extends LiveClient {
   /** The messages being handled, in order (see onConnection). */
   queue: Promise<void>;
   queued: number;
+  /** The subscribe/unsubscribe token bucket: tokens left as of `refilledAt` (performance.now(), ms). */
+  tokens: number;
+  refilledAt: number;
 }
 
 export interface LiveServer {
@@ -43,6 +49,7 @@ export function attachLiveServer(
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const perAddress = new Map<string, number>();
   const conns = new Set<Conn>();
+  const knownPairs = new KnownPairs(store.redis, store.keys);
 
   // A handshake ws refuses (no key, a bad version...) gets the JSON error body too.
   wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
@@ -88,7 +95,13 @@ export function attachLiveServer(
       alive: true,
       queue: Promise.resolve(),
       queued: 0,
+      tokens: limits.opsBurst,
+      refilledAt: performance.now(),
       send(msg: ServerMessage) {
+        this.sendEncoded(Buffer.from(JSON.stringify(msg)));
+      },
+      // The hot loop of a broadcast: no serializing, no allocation but ws's frame header.
+      sendEncoded(data: Buffer) {
         if (ws.readyState !== ws.OPEN) return;
         if (ws.bufferedAmount > limits.maxBufferedBytes) {
           log.warn({ address, buffered: ws.bufferedAmount }, 'dropping a slow WebSocket client');
@@ -97,7 +110,7 @@ export function attachLiveServer(
           setTimeout(() => ws.terminate(), 5_000).unref();
           return;
         }
-        ws.send(JSON.stringify(msg));
+        ws.send(data, { binary: false });
       },
     };
     conns.add(conn);
@@ -143,6 +156,9 @@ export function attachLiveServer(
       return fail('expected {"op":"subscribe"|"unsubscribe","pair":"BTC_USDT","period":"1m"}');
     }
     const { op } = parsed.data;
+    if (!takeToken(conn)) {
+      return fail(`too many subscribe/unsubscribe messages: at most ${limits.opsPerSecond} a second (bursts of ${limits.opsBurst}); send it again later`);
+    }
     let pair: string;
     let period: Period;
     try {
@@ -167,10 +183,14 @@ export function attachLiveServer(
     // Reserve the slot before any await, so a burst of subscribes cannot pass the limit.
     conn.subs.add(k);
     try {
-      if (!(await store.pairs()).includes(pair)) {
+      if (!(await knownPairs.has(pair))) {
         conn.subs.delete(k);
         return fail(`unknown pair ${pair}`);
       }
+      // Closed while the check waited on Redis (or while this message was
+      // queued): its 'close' has already taken it out of the hub, and
+      // adding it now would keep it there for ever.
+      if (conn.ws.readyState !== conn.ws.OPEN) return;
       await hub.subscribe(conn, pair, period.ms);
     } catch (err) {
       conn.subs.delete(k);
@@ -178,6 +198,15 @@ export function attachLiveServer(
       log.warn({ err: (err as Error).message }, 'subscribe failed');
       fail('the candle store is unavailable; try again');
     }
+  }
+
+  function takeToken(conn: Conn): boolean {
+    const now = performance.now(); // monotonic: a clock set back must not drain the bucket
+    conn.tokens = Math.min(limits.opsBurst, conn.tokens + ((now - conn.refilledAt) * limits.opsPerSecond) / 1000);
+    conn.refilledAt = now;
+    if (conn.tokens < 1) return false;
+    conn.tokens -= 1;
+    return true;
   }
 
   const pinger = setInterval(() => {
