@@ -14,12 +14,6 @@ import { unpackTrades, type StoredTrade } from './fold.js';
 import { compareTrades } from './candle.js';
 
 const byTime = (a: StoredTrade, b: StoredTrade) => compareTrades(a, b);
-/** The time of the k-th trade from the start ('first') or the end ('last') in time order. */
-function kth(trades: readonly StoredTrade[], k: number, from: 'first' | 'last'): number {
-  const times = trades.map((t) => t.time).sort((a, b) => a - b);
-  return from === 'first' ? times[k - 1]! : times[times.length - k]!;
-}
-
 /** What the store knows of a pair. */
 export interface PairState {
   /** Start of the first base bucket with a trade. */
@@ -228,7 +222,9 @@ export class CandleReader {
     const key = this.keys.ticks(pair);
     const slack = num(await this.redis.hget(this.keys.state(pair), 'sl')) ?? 0;
     const inWindow = (t: StoredTrade) => (q.from === undefined || t.time >= q.from) && (q.to === undefined || t.time < q.to);
-    const found: StoredTrade[] = [];
+    // Only the best `limit` found so far are kept, sorted, after each chunk:
+    // memory is bounded by the request, not by how far the scan goes.
+    let found: StoredTrade[] = [];
     const CHUNK = 64;
     const entryMs = (id: string) => Number(id.slice(0, id.indexOf('-')));
     if (q.from !== undefined) {
@@ -237,15 +233,16 @@ export class CandleReader {
       for (;;) {
         const entries = await this.redis.xrange(key, start, '+', 'COUNT', CHUNK);
         for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
+        found = found.sort(byTime).slice(0, q.limit);
         const last = entries.at(-1);
         if (!last || entries.length < CHUNK) break;
         const lastMs = entryMs(last[0]);
         // Later entries hold trades at or after lastMs - slack.
         if (q.to !== undefined && lastMs - slack >= q.to) break;
-        if (found.length >= q.limit && lastMs - slack > kth(found, q.limit, 'first')) break;
+        if (found.length === q.limit && lastMs - slack > found[q.limit - 1]!.time) break;
         start = `(${last[0]}`;
       }
-      return found.sort(byTime).slice(0, q.limit);
+      return found;
     }
     // Newest first: an entry holds no trade after its ID, so none at or
     // after `to` + slack holds one before `to`.
@@ -253,13 +250,14 @@ export class CandleReader {
     for (;;) {
       const entries = await this.redis.xrevrange(key, end, '-', 'COUNT', CHUNK);
       for (const [, f] of entries) for (const t of unpackTrades(f[1] ?? '')) if (inWindow(t)) found.push(t);
+      found = found.sort(byTime).slice(-q.limit);
       const last = entries.at(-1);
       if (!last || entries.length < CHUNK) break;
-      // Older entries hold no trade after their ID: none newer than the limit-th found.
-      if (found.length >= q.limit && entryMs(last[0]) < kth(found, q.limit, 'last')) break;
+      // Older entries hold no trade after their ID: none newer than the oldest kept.
+      if (found.length === q.limit && entryMs(last[0]) < found[0]!.time) break;
       end = `(${last[0]}`;
     }
-    return found.sort(byTime).slice(-q.limit);
+    return found;
   }
 
   async state(pair: string): Promise<PairState> {
