@@ -1,3 +1,4 @@
+export * from './backoff.js';
 export * from './candle.js';
 export * from './candle-store.js';
 export * from './clock.js';
