@@ -106,6 +106,12 @@ export const commonEnv = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * `HEALTH_FILE` (ingest, worker): a file rewritten every few seconds while
+ * the process is healthy, for a container's health check (health-file.ts).
+ */
+export const healthFileEnv = z.string().min(1, 'a file path').optional();
+
 /** `PAIRS`: a list of pairs, or "all". */
 export const pairsEnv = parsed<string[] | 'all'>((s) => {
   if (s.trim().toLowerCase() === 'all') return 'all';

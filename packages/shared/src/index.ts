@@ -20,3 +20,4 @@ export * from './events.js';
 export * from './bounds.js';
 export * from './meta.js';
 export * from './fold.js';
+export * from './health-file.js';
