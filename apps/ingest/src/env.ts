@@ -10,7 +10,7 @@ const speed = parsedEnv((s) => {
   return n;
 });
 
-/** The ingester's environment (DESIGN.md, "Configuration"). */
+/** The ingester's environment (docs/configuration.md). */
 export const ingestEnv = z.object({
   ...commonEnv,
   SOURCE: z.enum(['poloniex', 'simulated', 'replay']).default('poloniex'),

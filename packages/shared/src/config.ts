@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (names and defaults: DESIGN.md). Each
+ * Configuration from the environment (names and defaults: docs/configuration.md). Each
  * app composes its own zod schema from these fields and parses it once at
  * start; a bad value stops the process with one line per variable naming it,
  * the value and what is allowed.
