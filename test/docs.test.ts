@@ -9,7 +9,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_PATH } from '../apps/api/src/board.js';
 import { apiEnv } from '../apps/api/src/env.js';
@@ -69,7 +68,7 @@ describe('docs/api.md', () => {
   const documented = () => sorted([...read('docs/api.md').matchAll(/^## `(?:[A-Z]+ )?(\/[^`\s]*)`/gm)].map((m) => m[1]!));
 
   /** Every route of the Express app, walking mounted routers, less the dashboard's static files. */
-  function registered(app: Express): string[] {
+  function registered(app: TestApi['api']['app']): string[] {
     const out: string[] = [];
     type Layer = { route?: { path: string }; handle?: { stack?: Layer[] } };
     const walk = (stack: Layer[]) => {
