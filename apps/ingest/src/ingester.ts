@@ -365,6 +365,11 @@ export class Ingester {
     await this.queue.queue.add('close after replay', { all: true }, { removeOnComplete: 100, removeOnFail: 500 });
   }
 
+  /** The source's state as last reported (connecting, connected, ..., done). */
+  get sourceState(): SourceState {
+    return this.state;
+  }
+
   /** Stops the source, writes what is buffered (while Redis answers), stops. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {

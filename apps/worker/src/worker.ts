@@ -31,6 +31,8 @@ export interface CloseJobData {
 
 export interface RunningWorker {
   readonly queue: Queue<CloseJobData>;
+  /** Redis answers and the close worker runs (what HEALTH_FILE reports). */
+  healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,9 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   let closing: Promise<void> | undefined;
   return {
     queue,
+    async healthy() {
+      return closing === undefined && worker.isRunning() && (await redis.ping()) === 'PONG';
+    },
     close() {
       closing ??= (async () => {
         await worker.close();

@@ -13,9 +13,8 @@ import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
+import { Sleeper, TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
 import type { ReplayMark, Source, SourceSink } from '../source.js';
-import { Sleeper } from './backoff.js';
 import { readLineBatches, readLines, type Line } from './line-reader.js';
 import { LineError, detectFormat, pairOf, type LineParser } from './replay-formats.js';
 
