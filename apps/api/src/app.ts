@@ -50,6 +50,8 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   // Plain key=value parsing: a value is a string, or an array when repeated
   // (which the query schemas reject); never nested objects.
   app.set('query parser', 'simple');
+  // Unset: Express' default, no proxy trusted (req.ip is the TCP peer).
+  if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
 
   app.use(metrics.observe, requestLog(log));
   app.use(httpGuards(config, log));

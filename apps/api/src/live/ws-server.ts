@@ -45,6 +45,8 @@ export function attachLiveServer(
   log: Logger,
   /** CORS_ORIGINS: pages of these origins may connect, besides the API's own. */
   allowedOrigins: readonly string[] = [],
+  /** Who the client is, for the connections per address (server.ts: through TRUST_PROXY's proxies). */
+  clientAddress: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? 'unknown',
 ): LiveServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const perAddress = new Map<string, number>();
@@ -74,7 +76,7 @@ export function attachLiveServer(
       });
       return;
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req);
     if ((perAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) {
       reject(socket, 429, 'Too Many Requests', {
         code: 'too_many_connections',
