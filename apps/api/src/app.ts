@@ -44,7 +44,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   const { config, log } = deps;
   const periods = config.PERIODS;
-  const metrics = createMetrics(deps.stats, periods, log, deps.statusMaxAgeMs);
+  const metrics = createMetrics(deps.stats, { store: deps.store, readSourceStatus: () => deps.stats.readSourceStatus() }, periods, log, deps.statusMaxAgeMs);
   const app = express();
   app.disable('x-powered-by');
   // Plain key=value parsing: a value is a string, or an array when repeated

@@ -146,7 +146,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     await hub.start();
     closers.push({ what: 'live hub', close: () => hub.close() });
 
-    const { app } = createApp({
+    const { app, metrics } = createApp({
       config,
       redis,
       store,
@@ -172,6 +172,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     const clientAddress = (req: IncomingMessage) => proxyAddr(req, trust);
     const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }), config.CORS_ORIGINS, clientAddress);
     closers.push({ what: 'websocket server', close: () => live.close() });
+    metrics.countWsConnections(() => live.connections);
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
     const url = `http://${host}:${address.port}`;
