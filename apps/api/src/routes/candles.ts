@@ -1,4 +1,4 @@
-/** `GET /candles/:pair/:period` (DESIGN.md): JSON or CSV, oldest first. */
+/** `GET /candles/:pair/:period` (DESIGN.md): JSON, CSV or JSON rows (`format=array`), oldest first. */
 import { Router } from 'express';
 import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
@@ -22,6 +22,13 @@ export function toCsv(candles: readonly Candle[]): string {
     [c.time, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.trades, c.closed].join(','),
   );
   return `${[CSV_HEADER, ...rows].join('\n')}\n`;
+}
+
+/** The row of `format=array`, the order of CSV_HEADER; money stays exact decimal strings. */
+export type CandleRow = [time: number, open: string, high: string, low: string, close: string, volume: string, quoteVolume: string, trades: number, closed: boolean];
+
+export function toRows(candles: readonly Candle[]): CandleRow[] {
+  return candles.map((c) => [c.time, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.trades, c.closed]);
 }
 
 function parseQuery(query: unknown): CandlesQuery {
@@ -77,7 +84,12 @@ export function candlesRouter(store: CandleStore, periods: readonly Period[], gr
         // them, not parsed and written again. `pair` and the label are
         // canonical (A-Z, 0-9, _): nothing to escape.
         const head: Omit<CandlesResponse, 'candles'> = { pair, period: period.label };
-        const body = q.format === 'csv' ? toCsv(parseCandles(text)) : `${JSON.stringify(head).slice(0, -1)},"candles":[${text}]}`;
+        const body =
+          q.format === 'csv'
+            ? toCsv(parseCandles(text))
+            : q.format === 'array'
+              ? JSON.stringify({ ...head, candles: toRows(parseCandles(text)) })
+              : `${JSON.stringify(head).slice(0, -1)},"candles":[${text}]}`;
         kept = cache.set(key, version, Buffer.from(body));
       }
       res.set('Content-Type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
