@@ -132,9 +132,13 @@ export function openApiDocument(periods: readonly Period[]): Json {
           ],
           responses: {
             200: {
-              description: 'The candles: objects (format=json), rows (format=array) or CSV (format=csv).',
+              description: 'The candles: objects (format=json), rows (format=array) or CSV (format=csv), compressed (br, gzip) as the client accepts',
               headers: {
-                ETag: { description: 'Strong ETag of the body; send it back in If-None-Match for a 304', schema: { type: 'string' } },
+                ETag: { description: 'ETag of the body (weak when compressed, the same tag); send it back in If-None-Match for a 304', schema: { type: 'string' } },
+                'Cache-Control': {
+                  description: '`public, max-age=86400` for a window no trade can change any more (it ended over MAX_LATE + 60 s ago), else `no-cache`',
+                  schema: { type: 'string' },
+                },
               },
               content: {
                 'application/json': { schema: { oneOf: [ref('CandlesResponse'), ref('CandleRowsResponse')] } },
