@@ -11,6 +11,7 @@
  * the figures over time.
  */
 import { closeLag } from './bench/closelag.js';
+import { compression } from './bench/compression.js';
 import { e2e } from './bench/e2e.js';
 import { fanout } from './bench/fanout.js';
 import { fold } from './bench/fold.js';
@@ -37,6 +38,7 @@ const SECTIONS: Record<string, Section> = {
   memory,
   http,
   fanout,
+  compression,
 };
 
 const ctx: BenchContext = {

@@ -117,7 +117,9 @@ describe('the user-facing files', () => {
     '.env.example',
     'docker-compose.yml',
     'docker-compose.redis-port.yml',
-    ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`),
+    ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(md|json)$/.test(f))
+      .map((f) => `docs/${f}`),
   ];
 
   it('point nowhere outside the repository', () => {

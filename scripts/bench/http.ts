@@ -46,11 +46,13 @@ interface Shot {
   readonly p99: number;
 }
 
-/** One autocannon run in a process of its own: for `seconds`, or (warm-ups) `{ requests }` in all. */
-function shoot(url: string, connections: number, seconds: number | { requests: number }): Promise<Shot> {
+/** One autocannon run in a process of its own: for `seconds`, or (warm-ups) `{ requests }` in all; `headers` as name=value. */
+export function shoot(url: string, connections: number, seconds: number | { requests: number }, headers: readonly string[] = []): Promise<Shot> {
   return new Promise((resolve, reject) => {
     const length = typeof seconds === 'number' ? ['-d', String(seconds)] : ['-a', String(seconds.requests)];
-    const proc = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), ...length, '-j', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const proc = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), ...length, ...headers.flatMap((h) => ['-H', h]), '-j', url], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.once('error', reject);
@@ -72,7 +74,7 @@ function shoot(url: string, connections: number, seconds: number | { requests: n
   });
 }
 
-interface Tally {
+export interface Tally {
   ok: number;
   other: number;
   errors: number;
@@ -80,17 +82,17 @@ interface Tally {
   p99s: number[];
 }
 
-const tally = (): Tally => ({ ok: 0, other: 0, errors: 0, seconds: 0, p99s: [] });
-function add(t: Tally, s: Shot): void {
+export const tally = (): Tally => ({ ok: 0, other: 0, errors: 0, seconds: 0, p99s: [] });
+export function add(t: Tally, s: Shot): void {
   t.ok += s.ok;
   t.other += s.other;
   t.errors += s.errors;
   t.seconds += s.seconds;
   t.p99s.push(s.p99);
 }
-const rate = (t: Tally) => t.ok / t.seconds;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const refused = (t: Tally) => (t.other + t.errors > 0 ? `; ${t.other} non-2xx, ${t.errors} errors` : '');
+export const rate = (t: Tally) => t.ok / t.seconds;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+export const refused = (t: Tally) => (t.other + t.errors > 0 ? `; ${t.other} non-2xx, ${t.errors} errors` : '');
 
 /**
  * `pairs` pairs P0_USDT, P1_USDT, ... on the wall clock: P1_USDT trades

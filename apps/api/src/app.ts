@@ -3,6 +3,7 @@
  * meets them. It does no I/O of its own at creation; server.ts makes the
  * clients and the http.Server it runs on.
  */
+import compression from 'compression';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
 import type { CandleStore, Logger, RedisClient, Stats } from '@candlestack/shared';
@@ -44,14 +45,20 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   const { config, log } = deps;
   const periods = config.PERIODS;
-  const metrics = createMetrics(deps.stats, periods, log, deps.statusMaxAgeMs);
+  const metrics = createMetrics(deps.stats, { store: deps.store, readSourceStatus: () => deps.stats.readSourceStatus() }, periods, log, deps.statusMaxAgeMs);
   const app = express();
   app.disable('x-powered-by');
   // Plain key=value parsing: a value is a string, or an array when repeated
   // (which the query schemas reject); never nested objects.
   app.set('query parser', 'simple');
+  // Unset: Express' default, no proxy trusted (req.ip is the TCP peer).
+  if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
 
   app.use(metrics.observe, requestLog(log));
+  // gzip or br as the client accepts, for bodies over 1 KiB: every answer but
+  // /candles', which come compressed from their cache (routes/candles.ts) and
+  // so are passed over (compression leaves a set Content-Encoding alone).
+  app.use(compression());
   app.use(httpGuards(config, log));
   app.use(
     healthRouter({
@@ -68,7 +75,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(metrics.router);
   // One view of the pairs followed, shared by the routes that check a pair.
   const knownPairs = new KnownPairs(deps.store.redis, deps.store.keys);
-  app.use(candlesRouter(deps.store, periods, config.GRACE_MS, knownPairs));
+  app.use(candlesRouter(deps.store, periods, config.GRACE_MS, config.MAX_LATE, knownPairs));
   app.use(tradesRouter(deps.store, knownPairs));
   app.use(pairsRouter(deps.store, deps.stats, periods));
   app.use(openApiRouter(periods));

@@ -40,6 +40,19 @@ describe('apiEnv', () => {
     }
   });
 
+  it('reads TRUST_PROXY as a hop count or addresses and subnets, none by default', () => {
+    expect(parse({}).TRUST_PROXY).toBeUndefined();
+    expect(parse({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(parse({ TRUST_PROXY: ' 10.0.0.0/8, ::1,loopback , 192.168.1.7' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '::1', 'loopback', '192.168.1.7']);
+    expect(parse({ TRUST_PROXY: 'fd00::/8' }).TRUST_PROXY).toEqual(['fd00::/8']);
+    expect(failure({ TRUST_PROXY: 'true' })).toBe(
+      'invalid configuration: TRUST_PROXY="true": "true" is not an address or subnet: a hop count (e.g. 1) or addresses and CIDR subnets (e.g. 10.0.0.0/8,::1, or loopback, linklocal, uniquelocal)',
+    );
+    for (const bad of ['10.0.0.0/33', '10.0.0.1/8/2', 'proxy.internal', '1,2', '::1/129', '101', ',']) {
+      expect(failure({ TRUST_PROXY: bad }), bad).toMatch(/^invalid configuration: TRUST_PROXY=/);
+    }
+  });
+
   it('treats an empty value as unset', () => {
     const c = parse({ PORT: '', ADMIN_USER: '', ADMIN_PASSWORD: '' });
     expect(c.PORT).toBe(3000);

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { commonEnv, intEnv, parsedEnv, refineCommon } from '@candlestack/shared';
+import { commonEnv, intEnv, parsedEnv, refineCommon, trustProxyEnv } from '@candlestack/shared';
 import { parseOrigins } from './guards/origins.js';
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$/;
@@ -25,6 +25,9 @@ export const apiEnv = z
     ADMIN_PASSWORD: z.string().optional(),
     // Requests per minute per client address; 0 turns the limit off.
     RATE_LIMIT: intEnv(0, 1_000_000).default(1200),
+    // Express' `trust proxy`: whose X-Forwarded-For names the client (for
+    // the rate limit, the request log and /ws' connections per address).
+    TRUST_PROXY: trustProxyEnv,
     // Other sites' origins allowed to GET the API from a browser (and to
     // open /ws); unset, only the API's own pages may.
     CORS_ORIGINS: parsedEnv(parseOrigins).default([]),

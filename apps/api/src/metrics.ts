@@ -1,13 +1,17 @@
 /**
- * `GET /metrics`: Prometheus text. The counters and close lags live in Redis
- * (every ingester and worker adds to them, see shared status.ts), so they
- * are read at scrape time and any API replica reports the whole deployment.
- * Process metrics and request latency are this process's own.
+ * `GET /metrics`: Prometheus text, in base units (seconds, bytes). The
+ * counters and the close lag histogram live in Redis (every ingester and
+ * worker adds to them, see shared status.ts), as do the source's status and
+ * each pair's last trade, so they are read at scrape time and any API
+ * replica reports the whole deployment. Process metrics, request latency
+ * and WebSocket connections are this process's own.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { COUNTERS, type Logger, type Period, type Stats } from '@candlestack/shared';
+import { COUNTERS, sourceNow, type CandleStore, type Logger, type Period, type SourceStatus, type Stats } from '@candlestack/shared';
+import { registerCloseLag } from './close-lag-histogram.js';
+import { HEARTBEAT_MAX_AGE_MS } from './readiness.js';
 import { methodNotAllowed } from './errors.js';
 import { SharedAnswer } from './shared-answer.js';
 
@@ -18,7 +22,18 @@ export interface Metrics {
   /** Middleware timing every request into the latency histogram. */
   readonly observe: RequestHandler;
   readonly router: Router;
+  /** Where `candlestack_ws_connections` reads its figure (the WebSocket server is attached after the app). */
+  countWsConnections(count: () => number): void;
 }
+
+/** What the per-deployment gauges read besides the counters. */
+export interface DeploymentReads {
+  readonly store: CandleStore;
+  readSourceStatus(): Promise<SourceStatus | undefined>;
+}
+
+/** Source states counted as connected by `candlestack_source_connected`. */
+const CONNECTED: ReadonlySet<string> = new Set(['connected', 'replaying']);
 
 /**
  * The route pattern a request matched, never its raw URL, so the label's
@@ -38,7 +53,7 @@ export function routeLabel(req: Request, res: Response): string {
  * counters cost a pipelined HMGET per pair, so however often /metrics is
  * asked they are read at most once per `maxAgeMs`.
  */
-export function createMetrics(stats: Stats, periods: readonly Period[], log: Logger, maxAgeMs = 0): Metrics {
+export function createMetrics(stats: Stats, deployment: DeploymentReads, periods: readonly Period[], log: Logger, maxAgeMs = 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
@@ -80,19 +95,54 @@ export function createMetrics(stats: Stats, periods: readonly Period[], log: Log
     });
   }
 
+  registerCloseLag(registry, periods, snapshot);
+
   new Gauge({
-    name: `${PREFIX}close_lag_ms`,
-    help: "How long after its bucket's end the latest close job of a period closed it (ms)",
-    labelNames: ['period'],
+    name: `${PREFIX}source_connected`,
+    help: "1 while the ingester reports its source connected (a replay: replaying) and its heartbeat is fresh, else 0; per source",
+    labelNames: ['source'],
     registers: [registry],
     async collect() {
-      const s = await snapshot();
-      if (!s) return;
       this.reset();
-      for (const p of periods) {
-        const lag = s[`close_lag_ms:${p.label}`];
-        if (lag !== undefined) this.set({ period: p.label }, lag);
-      }
+      const s = await deployment.readSourceStatus().catch(() => undefined);
+      if (!s) return;
+      const fresh = Date.now() - s.heartbeat < HEARTBEAT_MAX_AGE_MS;
+      this.set({ source: s.source }, fresh && CONNECTED.has(s.state) ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}pair_last_trade_age_seconds`,
+    help: "Per pair, how long ago (by the source's clock: the wall clock, or a replay's trade time) its latest stored trade happened",
+    labelNames: ['pair'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      // One SMEMBERS, then one pipeline whatever the number of pairs (as /pairs).
+      const read = async () => {
+        const pairs = await deployment.store.pairs();
+        const [times, clock] = await Promise.all([deployment.store.lastTradeTimes(pairs), deployment.store.readClock()]);
+        return { pairs, times, now: sourceNow(clock) };
+      };
+      const r = await read().catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'metrics: cannot read the last trade times from redis');
+        return undefined;
+      });
+      if (!r || r.now === undefined) return;
+      r.pairs.forEach((pair, i) => {
+        const t = r.times[i];
+        if (t !== undefined) this.set({ pair }, Math.max(0, r.now! - t) / 1000);
+      });
+    },
+  });
+
+  let wsConnections: () => number = () => 0;
+  new Gauge({
+    name: `${PREFIX}ws_connections`,
+    help: 'WebSocket connections open on this API process',
+    registers: [registry],
+    collect() {
+      this.set(wsConnections());
     },
   });
 
@@ -133,5 +183,12 @@ export function createMetrics(stats: Stats, periods: readonly Period[], log: Log
     })
     .all(methodNotAllowed('GET, HEAD'));
 
-  return { registry, observe, router };
+  return {
+    registry,
+    observe,
+    router,
+    countWsConnections: (count) => {
+      wsConnections = count;
+    },
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * One debug line per request once it is answered. Headers are never logged
+ * One debug line per request once it is answered, naming the client as the
+ * rate limit counts it (req.ip, see TRUST_PROXY). Headers are never logged
  * (Authorization carries the board's password).
  */
 import type { RequestHandler } from 'express';
@@ -18,6 +19,8 @@ export function requestLog(log: Logger): RequestHandler {
         {
           method: req.method,
           url: req.originalUrl,
+          // The client (TRUST_PROXY: read through the trusted proxies).
+          ip: req.ip,
           route: routeLabel(req, res),
           status: res.statusCode,
           code: res.locals.errorCode as string | undefined,

@@ -29,6 +29,18 @@ export const candlesResponse = z
   })
   .meta({ id: 'CandlesResponse' });
 
+export const candleRowSchema = z
+  .tuple([z.number().int(), decimal, decimal, decimal, decimal, decimal, decimal, z.number().int().min(0), z.boolean()])
+  .meta({ id: 'CandleRow', description: '[time, open, high, low, close, volume, quoteVolume, trades, closed]: the fields of Candle, in that order' });
+
+export const candleRowsResponse = z
+  .object({
+    pair: z.string().meta({ example: 'BTC_USDT' }),
+    period: z.string().meta({ example: '1m' }),
+    candles: z.array(candleRowSchema).meta({ description: 'Oldest first, as in CandlesResponse' }),
+  })
+  .meta({ id: 'CandleRowsResponse' });
+
 export const tradeSchema = z
   .object({
     id: z.string().meta({ description: "The exchange's trade id (a replay line without one: its line number)" }),

@@ -4,9 +4,10 @@
  * attaches to that same server). Nothing waits for Redis: the API answers
  * /healthz at once and /readyz says 503 until Redis is there.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
+import proxyAddr from 'proxy-addr';
 import type { Express, RequestHandler } from 'express';
 import {
   CLOSE_QUEUE,
@@ -145,7 +146,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     await hub.start();
     closers.push({ what: 'live hub', close: () => hub.close() });
 
-    const { app } = createApp({
+    const { app, metrics } = createApp({
       config,
       redis,
       store,
@@ -166,8 +167,12 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     server.on('connect', refuseConnect);
     const address = await listen(server, config.PORT, config.HOST);
     closers.push({ what: 'http server', close: () => closeServer(server) });
-    const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }), config.CORS_ORIGINS);
+    // The address Express gives req.ip (its `trust proxy` setting, TRUST_PROXY), for an upgrade Express never sees.
+    const trust = app.get('trust proxy fn') as Parameters<typeof proxyAddr>[1];
+    const clientAddress = (req: IncomingMessage) => proxyAddr(req, trust);
+    const live = attachLiveServer(server, hub, store, config.PERIODS, limits, log.child({ component: 'ws' }), config.CORS_ORIGINS, clientAddress);
     closers.push({ what: 'websocket server', close: () => live.close() });
+    metrics.countWsConnections(() => live.connections);
 
     const host = isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST;
     const url = `http://${host}:${address.port}`;

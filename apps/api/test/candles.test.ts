@@ -128,6 +128,21 @@ describe('GET /candles/:pair/:period', () => {
     expect(rows[2]).toMatch(/,false$/);
   });
 
+  it('gives rows [time, open, high, low, close, volume, quoteVolume, trades, closed] with format=array, money as exact strings', async () => {
+    const r = await t.get<{ pair: string; period: string; candles: unknown[][] }>(`/candles/btc-usdt/1m?format=array&limit=3`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(r.body).toEqual({
+      pair: PAIR,
+      period: '1m',
+      candles: ref1m.slice(-3).map((c) => [c.time, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.trades, c.closed]),
+    });
+    // The same window as the objects, row for row.
+    const objects = await candles('?limit=3');
+    expect(r.body.candles.map((row) => row[0])).toEqual(objects.map((c) => c.time));
+    expect(r.body.candles.every((row) => typeof row[1] === 'string' && typeof row[7] === 'number')).toBe(true);
+  });
+
   describe('bad requests: 4xx with the JSON error body', () => {
     const p = `/candles/${PAIR}`;
     const cases: [string, number, string][] = [

@@ -84,6 +84,34 @@ describe('the rate limit', () => {
       await off.stop();
     }
   });
+
+  // Two clients behind one proxy (the test's requests all come from 127.0.0.1, the "proxy").
+  const twoClients = async (env: Record<string, string>) => {
+    const api = await startTestApi({ RATE_LIMIT: '3', ...env });
+    try {
+      const from = async (client: string) => {
+        const res = await api.fetch('/pairs', { headers: { 'X-Forwarded-For': client } });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      const a = [await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')];
+      return { a, b: await from('198.51.100.9'), aAgain: await from('203.0.113.7') };
+    } finally {
+      await api.stop();
+    }
+  };
+
+  it('counts each client behind a trusted proxy on its own (TRUST_PROXY)', async () => {
+    for (const trust of ['1', 'loopback', '127.0.0.1/8']) {
+      expect(await twoClients({ TRUST_PROXY: trust }), trust).toEqual({ a: [200, 200, 200], b: 200, aAgain: 429 });
+    }
+  });
+
+  it('ignores X-Forwarded-For from a peer not trusted: one budget for all', async () => {
+    expect(await twoClients({})).toEqual({ a: [200, 200, 200], b: 429, aAgain: 429 });
+    // A proxy is trusted, but not this peer.
+    expect(await twoClients({ TRUST_PROXY: '10.0.0.0/8' })).toEqual({ a: [200, 200, 200], b: 429, aAgain: 429 });
+  });
 });
 
 /**

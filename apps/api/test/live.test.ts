@@ -28,7 +28,7 @@ let worker: RunningWorker;
 let api: RunningApi;
 let id = 1;
 
-type Msg = { type: string; pair?: string; period?: string; candle?: Candle; message?: string };
+type Msg = { type: string; pair?: string; period?: string; candle?: Candle; message?: string; code?: string; op?: string };
 
 class Client {
   readonly ws: WebSocket;
@@ -146,10 +146,26 @@ describe('WebSocket /ws', () => {
     for (const reason of [/not JSON/, /divide a day/, /not built; built: 1s, 5s/, /unknown pair ZZZ_USDT/, /not subscribed to AAA_USDT 1s/, /not a pair/]) {
       expect(errors.some((e) => reason.test(e ?? '')), String(reason)).toBe(true);
     }
+    // A code for programs, and the subscription concerned (canonical once it could be read).
+    const shapes = c.msgs.filter((m) => m.type === 'error').map(({ type: _t, message: _m, ...rest }) => rest);
+    expect(shapes).toEqual(
+      expect.arrayContaining([
+        { code: 'bad_message' },
+        { code: 'bad_pair', op: 'subscribe', pair: 'BTCUSDT', period: '1s' },
+        { code: 'bad_period', op: 'subscribe', pair: 'AAA_USDT', period: '7m' },
+        { code: 'bad_period', op: 'subscribe', pair: 'AAA_USDT', period: '1m' },
+        { code: 'unknown_pair', op: 'subscribe', pair: 'ZZZ_USDT', period: '1s' },
+        { code: 'not_subscribed', op: 'unsubscribe', pair: 'AAA_USDT', period: '1s' },
+      ]),
+    );
+    expect(shapes.filter((e) => e.code === 'bad_message')).toHaveLength(3);
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
 
-    c.send({ op: 'subscribe', pair: 'AAA_USDT', period: '1s' });
+    c.send({ op: 'subscribe', pair: 'aaa-usdt', period: '1s' });
     await c.next((m) => m.type === 'subscribed', 'subscribed');
+    c.send({ op: 'subscribe', pair: 'AAA/USDT', period: '1s' });
+    const again = await c.next((m) => m.type === 'error' && m.code === 'already_subscribed', 'already subscribed');
+    expect(again).toMatchObject({ op: 'subscribe', pair: 'AAA_USDT', period: '1s' });
     c.send({ op: 'unsubscribe', pair: 'AAA_USDT', period: '1s' });
     await c.next((m) => m.type === 'unsubscribed', 'unsubscribed');
     await sleep(200);
@@ -168,6 +184,7 @@ describe('WebSocket /ws', () => {
     }
     const err = await c.next((m) => m.type === 'error', 'limit error');
     expect(err.message).toMatch(/at most 3 subscriptions/);
+    expect(err).toMatchObject({ code: 'too_many_subscriptions', pair: 'BBB_USDT', period: '5s' });
     c.send(JSON.stringify({ op: 'subscribe', pair: 'AAA_USDT', period: '1s', pad: 'x'.repeat(10_000) }));
     await waitFor(() => c.closeCode, 'close for an oversized message');
     expect(c.closeCode).toBe(1009);
@@ -191,6 +208,7 @@ describe('WebSocket /ws', () => {
     await waitFor(() => c.msgs.length === 30, 'one answer per message');
     const limited = c.msgs.filter((m) => m.type === 'error' && /too many subscribe\/unsubscribe messages: at most 2 a second \(bursts of 10\)/.test(m.message ?? ''));
     expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]).toMatchObject({ code: 'rate_limited', op: 'unsubscribe', pair: 'AAA_USDT', period: '1s' });
     expect(c.msgs.every((m) => m.type === 'error')).toBe(true);
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
     // Once the bucket refills, the same connection subscribes as usual.

@@ -1,5 +1,6 @@
 /** GET /metrics: the deployment's counters from Redis, and this process's own metrics. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { COUNTERS } from '@candlestack/shared';
 import { startTestApi, type TestApi } from './helpers.js';
 import { PAIR, TICKS, seedMarket } from './market.js';
@@ -16,6 +17,10 @@ describe('GET /metrics', () => {
     await t.stats.incr({ ticks_ingested_total: 42, candles_closed_total: 7 });
     await t.stats.incr({ ticks_ingested_total: 1 });
     await t.stats.closeRun('1m', Date.now(), 1500);
+    await t.stats.closeRun('1m', Date.now(), 2400);
+    await t.stats.closeRun('1m', Date.now(), 400_000);
+    await t.stats.closeRun('5m', Date.now(), undefined);
+    await t.stats.writeSourceStatus({ source: 'replay', state: 'replaying', detail: '', gaps: 0 });
     await t.fetch(`/candles/btc-usdt/1m?limit=2`);
     await t.fetch(`/candles/${PAIR}/5m`);
     await t.fetch('/candles/NOPE_USDT/1m');
@@ -35,7 +40,20 @@ describe('GET /metrics', () => {
     expect(text).toMatch(new RegExp(`^candlestack_candles_closed_total ${7 + closedBySeed}$`, 'm'));
     expect(text).toMatch(/^candlestack_ticks_dropped_total 0$/m);
     expect(text).toMatch(/^candlestack_stats_up 1$/m);
-    expect(text).toMatch(/^candlestack_close_lag_ms\{period="1m"\} 1500$/m);
+    // The close lag, in seconds, as a histogram over every close run.
+    expect(text).toMatch(/^# TYPE candlestack_close_lag_seconds histogram$/m);
+    expect(text).not.toMatch(/close_lag_ms/);
+    const lag = (le: string) => new RegExp(`^candlestack_close_lag_seconds_bucket\\{period="1m",le="${le}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    expect([lag('1'), lag('2'), lag('2.5'), lag('300'), lag('\\+Inf')]).toEqual(['0', '1', '2', '2', '3']);
+    expect(text).toMatch(/^candlestack_close_lag_seconds_sum\{period="1m"\} 403\.9$/m);
+    expect(text).toMatch(/^candlestack_close_lag_seconds_count\{period="1m"\} 3$/m);
+    // A run that closed nothing has no lag to count.
+    expect(text).not.toMatch(/close_lag_seconds_count\{period="5m"\}/);
+    expect(text).toMatch(/^candlestack_source_connected\{source="replay"\} 1$/m);
+    // By the replay's clock, its latest trade: BTC_USDT's is that trade; ETH_USDT has none.
+    expect(text).toMatch(/^candlestack_pair_last_trade_age_seconds\{pair="BTC_USDT"\} 0$/m);
+    expect(text).not.toMatch(/pair_last_trade_age_seconds\{pair="ETH_USDT"\}/);
+    expect(text).toMatch(/^candlestack_ws_connections 0$/m);
     expect(text).toMatch(/^candlestack_process_cpu_user_seconds_total /m);
 
     const count = (route: string, status: number) =>
@@ -46,6 +64,20 @@ describe('GET /metrics', () => {
     // Route patterns only, never raw URLs: the label's values stay few.
     expect(text).not.toMatch(/route="\/candles\/(btc|BTC|NOPE)/);
     expect(text).not.toMatch(/route="\/no\/such/);
+  });
+
+  it('counts open WebSocket connections, and says when the source is not connected', async () => {
+    await t.stats.writeSourceStatus({ source: 'poloniex', state: 'disconnected', detail: 'reconnecting', gaps: 0 });
+    const ws = new WebSocket(`${t.api.url.replace('http', 'ws')}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    try {
+      const scrape = async () => (await t.fetch('/metrics')).text();
+      await expect.poll(scrape, { timeout: 5_000, interval: 100 }).toMatch(/^candlestack_ws_connections 1$/m);
+      const text = await scrape();
+      expect(text).toMatch(/^candlestack_source_connected\{source="poloniex"\} 0$/m);
+    } finally {
+      ws.close();
+    }
   });
 
   it('reads the counters again within about a second of a change (a scrape is computed at most once a second)', async () => {

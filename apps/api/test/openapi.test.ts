@@ -40,6 +40,9 @@ describe('GET /openapi.json', () => {
     const candles = await t.get(`/candles/${PAIR}/1m?limit=20`);
     expect(candles.status).toBe(200);
     check('CandlesResponse', candles.body);
+    const rows = await t.get(`/candles/${PAIR}/1m?limit=20&format=array`);
+    expect(rows.status).toBe(200);
+    check('CandleRowsResponse', rows.body);
     const trades = await t.get(`/trades/${PAIR}?limit=5`);
     expect(trades.status).toBe(200);
     check('TradesResponse', trades.body);
@@ -51,6 +54,24 @@ describe('GET /openapi.json', () => {
       expect(r.status).toBeGreaterThanOrEqual(400);
       check('Error', r.body);
     }
+  });
+
+  it('documents every error status the server gives, and an operationId per route', async () => {
+    const candles = doc.paths['/candles/{pair}/{period}']!.get!;
+    for (const [path, status] of [
+      [`/candles/${PAIR}/7m`, 400],
+      ['/candles/NOPE_USDT/1m', 404],
+      [`/candles/${PAIR}/1m?${'x'.repeat(9000)}=1`, 414],
+    ] as const) {
+      expect((await t.fetch(path)).status, path).toBe(status);
+      expect(candles.responses[status], String(status)).toBeDefined();
+    }
+    for (const status of ['400', '404', '408', '411', '413', '414', '429', '431', '500', '503']) expect(Object.keys(candles.responses)).toContain(status);
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((op) => (op as { operationId?: string }).operationId));
+    expect(ops.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ops).size).toBe(ops.length);
+    // The probes and the scrape are never rate limited: no 429 there.
+    expect(doc.paths['/readyz']!.get!.responses['429']).toBeUndefined();
   });
 
   it('rejects what the schemas reject (the check can fail)', () => {

@@ -4,6 +4,7 @@
  * start; a bad value stops the process with one line per variable naming it,
  * the value and what is allowed.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { normalizePair } from './pair.js';
 import { parsePeriod, parsePeriods, periodLabel, planPeriods, type Period } from './period.js';
@@ -61,6 +62,38 @@ function parsePeriodOrConfigError(text: string): Period {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+}
+
+/** Names Express' `trust proxy` (proxy-addr) takes for address ranges. */
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `TRUST_PROXY`: the reverse proxies whose `X-Forwarded-For` is believed,
+ * as Express' `trust proxy` setting takes them: a hop count (`1`: the peer
+ * is one proxy, the address before it is the client's), or a comma-separated
+ * list of addresses, CIDR subnets and the names `loopback`, `linklocal`,
+ * `uniquelocal`. `true` (trust every hop) is refused: any client could then
+ * choose its own address by writing the header, and with it its rate limit.
+ */
+export function parseTrustProxy(text: string): number | string[] {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) {
+    const hops = Number(t);
+    if (hops > 100) throw new ConfigError(`${shown(text)} is too many hops: a hop count from 0 to 100`);
+    return hops;
+  }
+  const rule = 'a hop count (e.g. 1) or addresses and CIDR subnets (e.g. 10.0.0.0/8,::1, or loopback, linklocal, uniquelocal)';
+  const parts = t.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new ConfigError(`${shown(text)} is not ${rule}`);
+  for (const part of parts) {
+    if (TRUST_PROXY_NAMES.has(part)) continue;
+    const [address = '', bits, extra] = part.split('/');
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max);
+    if (family === 0 || badBits || extra !== undefined) throw new ConfigError(`${shown(part)} is not an address or subnet: ${rule}`);
+  }
+  return parts;
 }
 
 /** A string turned into T by `parse`, whose error message says what is allowed. */
@@ -164,6 +197,9 @@ function durationLabel(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** `TRUST_PROXY` (parseTrustProxy); unset: trust no proxy, the client is the TCP peer. */
+export const trustProxyEnv = parsed(parseTrustProxy).optional();
 
 export { int as intEnv, parsed as parsedEnv, redisUrl as redisUrlEnv };
 

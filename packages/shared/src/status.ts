@@ -39,6 +39,27 @@ export const PAIR_COUNTERS = [
   'candles_revised_total',
 ] as const satisfies readonly CounterName[];
 
+/**
+ * Upper bounds (seconds) of the close lag histogram's buckets
+ * (`candlestack_close_lag_seconds`). A healthy close lands just after
+ * GRACE_MS (2 s by default); the long ones are a worker catching up.
+ */
+export const CLOSE_LAG_BUCKETS = [0.5, 1, 2, 2.5, 3, 5, 10, 30, 60, 300] as const;
+
+/**
+ * The `stats` hash fields of one period's close lag histogram, every
+ * worker adding to them: one count per bucket (not cumulative: the run
+ * adds 1 to the one bucket its lag falls in, the last being "+Inf"), the
+ * number of runs and the sum of their lags in ms (an integer, so exact).
+ */
+export function closeLagFields(periodLabel: string): { buckets: string[]; count: string; sumMs: string } {
+  return {
+    buckets: [...CLOSE_LAG_BUCKETS.map(String), '+Inf'].map((le) => `close_lag_le:${periodLabel}:${le}`),
+    count: `close_lag_count:${periodLabel}`,
+    sumMs: `close_lag_sum_ms:${periodLabel}`,
+  };
+}
+
 export type SourceState = 'connecting' | 'connected' | 'disconnected' | 'replaying' | 'done' | 'failed';
 
 /** The ingester's report, refreshed every few seconds while it runs. */
@@ -67,11 +88,23 @@ export class Stats {
     await multi.exec();
   }
 
-  /** Gauges: the latest close lag of a period (ms after the bucket's end) and when its job last ran. */
+  /**
+   * When a period's close job last ran (a gauge), and how long after its
+   * bucket's end it closed the newest bucket (`lagMs`, into the deployment's
+   * close lag histogram, closeLagFields).
+   */
   async closeRun(periodLabel: string, wallTime: number, lagMs: number | undefined): Promise<void> {
-    const fields: (string | number)[] = [`close_run:${periodLabel}`, wallTime];
-    if (lagMs !== undefined) fields.push(`close_lag_ms:${periodLabel}`, lagMs);
-    await this.redis.hset(this.keys.stats(), ...fields);
+    const multi = this.redis.multi().hset(this.keys.stats(), `close_run:${periodLabel}`, wallTime);
+    if (lagMs !== undefined) {
+      const f = closeLagFields(periodLabel);
+      const ms = Math.max(0, Math.round(lagMs));
+      const i = CLOSE_LAG_BUCKETS.findIndex((le) => ms <= le * 1000);
+      multi
+        .hincrby(this.keys.stats(), f.buckets[i === -1 ? CLOSE_LAG_BUCKETS.length : i]!, 1)
+        .hincrby(this.keys.stats(), f.count, 1)
+        .hincrby(this.keys.stats(), f.sumMs, ms);
+    }
+    await multi.exec();
   }
 
   /**
@@ -97,7 +130,7 @@ export class Stats {
 
   /**
    * The `stats` hash alone: the deployment's own counters and the close
-   * jobs' gauges (close_run, close_lag_ms), without the per-pair counters.
+   * jobs' gauges and histograms (close_run, close_lag_*), without the per-pair counters.
    * One call, whatever the number of pairs (what /readyz needs).
    */
   async readOwn(): Promise<Record<string, number>> {

@@ -2,10 +2,12 @@
  * RATE_LIMIT requests per minute per client address (DESIGN.md), counted in
  * this process's memory: each API process counts on its own, so behind a
  * load balancer over N processes a client may make up to N times the limit.
- * The client is the TCP peer: X-Forwarded-For is not trusted (anyone can
- * write it), so behind a reverse proxy every client shares the proxy's
- * address and its budget. IPv6 clients are counted per /56, as one host
- * usually holds a whole prefix.
+ * The client is `req.ip`: the TCP peer, unless TRUST_PROXY names the
+ * proxies in front (Express' `trust proxy`), in which case it is the
+ * address X-Forwarded-For gives before the trusted hops. Untrusted, the
+ * header is ignored (anyone can write it), so behind a reverse proxy every
+ * client shares the proxy's address and its budget. IPv6 clients are
+ * counted per /56, as one host usually holds a whole prefix.
  */
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -32,8 +34,9 @@ export function rateLimiter(limit: number, log: Logger): RequestHandler {
     handler: (_req, _res, next) => {
       next(new HttpError(429, 'rate_limited', `more than ${limit} requests in a minute from this address; retry after the time in Retry-After`));
     },
-    // Its one-time configuration checks, logged like everything else. The
-    // forwarding headers are ignored on purpose (see above), not by mistake.
+    // Its one-time configuration checks, logged like everything else. Without
+    // TRUST_PROXY the forwarding headers are ignored on purpose (see above),
+    // not by mistake; `trust proxy: true` is refused by the config.
     logger: log,
     validate: { xForwardedForHeader: false, forwardedHeader: false },
   });

@@ -14,7 +14,44 @@ export type ServerMessage =
   | { type: 'candle'; pair: string; period: string; candle: Candle }
   /** Candles in [from, to) changed and were not each sent: read them over HTTP (DESIGN.md). */
   | { type: 'gap'; pair: string; period: string; from: number; to: number }
-  | { type: 'error'; message: string };
+  | LiveError;
+
+/**
+ * What went wrong, for a program to act on (`message` is for people). Codes
+ * are never renamed; more may be added.
+ */
+export type LiveErrorCode =
+  /** Not JSON, binary, or not {op, pair, period}. */
+  | 'bad_message'
+  | 'bad_pair'
+  | 'bad_period'
+  | 'unknown_pair'
+  | 'already_subscribed'
+  | 'not_subscribed'
+  | 'too_many_subscriptions'
+  /** Too many subscribe/unsubscribe messages a second; send it again later. */
+  | 'rate_limited'
+  /** Too many messages waiting for an answer on this connection. */
+  | 'too_many_pending'
+  /** The candle store is unavailable; try again. */
+  | 'unavailable'
+  | 'internal';
+
+/**
+ * An error answer. `pair` and `period` name the subscription it concerns
+ * when the message named one (canonical when they could be read, e.g.
+ * BTC_USDT for btc-usdt; else as sent), so a client with several
+ * subscriptions can tell which one failed. `code` and those two fields were
+ * added to the original `{type, message}`: old clients are unaffected.
+ */
+export interface LiveError {
+  readonly type: 'error';
+  readonly code: LiveErrorCode;
+  readonly message: string;
+  readonly op?: 'subscribe' | 'unsubscribe';
+  readonly pair?: string;
+  readonly period?: string;
+}
 
 /** Close codes (4000-4999 are the application's own). */
 export const CLOSE = {

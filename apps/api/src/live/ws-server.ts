@@ -16,7 +16,7 @@ import { endWithError, type ErrorCode } from '../errors.js';
 import { isOriginAllowed } from '../guards/origins.js';
 import type { LiveHub, LiveClient } from './hub.js';
 import { KnownPairs } from '../known-pairs.js';
-import { CLOSE, clientMessage, type LiveLimits, type ServerMessage } from './protocol.js';
+import { CLOSE, clientMessage, type LiveErrorCode, type LiveLimits, type ServerMessage } from './protocol.js';
 
 interface Conn extends LiveClient {
   readonly ws: WebSocket;
@@ -45,6 +45,8 @@ export function attachLiveServer(
   log: Logger,
   /** CORS_ORIGINS: pages of these origins may connect, besides the API's own. */
   allowedOrigins: readonly string[] = [],
+  /** Who the client is, for the connections per address (server.ts: through TRUST_PROXY's proxies). */
+  clientAddress: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? 'unknown',
 ): LiveServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const perAddress = new Map<string, number>();
@@ -74,7 +76,7 @@ export function attachLiveServer(
       });
       return;
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req);
     if ((perAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) {
       reject(socket, 429, 'Too Many Requests', {
         code: 'too_many_connections',
@@ -120,7 +122,7 @@ export function attachLiveServer(
     // fuzz.test.ts: the client ended subscribed after its last unsubscribe).
     ws.on('message', (data, isBinary) => {
       if (conn.queued >= limits.maxPendingMessages) {
-        conn.send({ type: 'error', message: `more than ${limits.maxPendingMessages} messages waiting: wait for the answers` });
+        conn.send({ type: 'error', code: 'too_many_pending', message: `more than ${limits.maxPendingMessages} messages waiting: wait for the answers` });
         return;
       }
       conn.queued++;
@@ -128,7 +130,7 @@ export function attachLiveServer(
         .then(() => onMessage(conn, data, isBinary))
         .catch((err: unknown) => {
           log.error({ err, address }, 'WebSocket message failed');
-          conn.send({ type: 'error', message: 'internal error' });
+          conn.send({ type: 'error', code: 'internal', message: 'internal error' });
         })
         .finally(() => conn.queued--);
     });
@@ -143,49 +145,55 @@ export function attachLiveServer(
   }
 
   async function onMessage(conn: Conn, data: RawData, isBinary: boolean): Promise<void> {
-    const fail = (message: string) => conn.send({ type: 'error', message });
-    if (isBinary) return fail('send JSON text messages');
+    // The subscription concerned, once the message names one (see LiveError).
+    let about: { op?: 'subscribe' | 'unsubscribe'; pair?: string; period?: string } = {};
+    const fail = (code: LiveErrorCode, message: string) => conn.send({ type: 'error', code, message, ...about });
+    if (isBinary) return fail('bad_message', 'send JSON text messages');
     let json: unknown;
     try {
       json = JSON.parse(data.toString());
     } catch {
-      return fail('not JSON: send {"op":"subscribe","pair":"BTC_USDT","period":"1m"}');
+      return fail('bad_message', 'not JSON: send {"op":"subscribe","pair":"BTC_USDT","period":"1m"}');
     }
     const parsed = clientMessage.safeParse(json);
     if (!parsed.success) {
-      return fail('expected {"op":"subscribe"|"unsubscribe","pair":"BTC_USDT","period":"1m"}');
+      return fail('bad_message', 'expected {"op":"subscribe"|"unsubscribe","pair":"BTC_USDT","period":"1m"}');
     }
     const { op } = parsed.data;
+    about = { op, pair: parsed.data.pair, period: parsed.data.period };
     if (!takeToken(conn)) {
-      return fail(`too many subscribe/unsubscribe messages: at most ${limits.opsPerSecond} a second (bursts of ${limits.opsBurst}); send it again later`);
+      return fail('rate_limited', `too many subscribe/unsubscribe messages: at most ${limits.opsPerSecond} a second (bursts of ${limits.opsBurst}); send it again later`);
     }
     let pair: string;
     let period: Period;
     try {
       pair = normalizePair(parsed.data.pair);
+      about = { ...about, pair };
       period = parsePeriod(parsed.data.period);
     } catch (err) {
-      if (err instanceof PairError || err instanceof PeriodError) return fail(err.message);
+      if (err instanceof PairError) return fail('bad_pair', err.message);
+      if (err instanceof PeriodError) return fail('bad_period', err.message);
       throw err;
     }
+    about = { ...about, period: period.label };
     if (!periods.some((p) => p.ms === period.ms)) {
-      return fail(`period ${period.label} is not built; built: ${periods.map((p) => p.label).join(', ')}`);
+      return fail('bad_period', `period ${period.label} is not built; built: ${periods.map((p) => p.label).join(', ')}`);
     }
     const k = `${pair}|${period.ms}`;
     if (op === 'unsubscribe') {
-      if (!conn.subs.delete(k)) return fail(`not subscribed to ${pair} ${period.label}`);
+      if (!conn.subs.delete(k)) return fail('not_subscribed', `not subscribed to ${pair} ${period.label}`);
       hub.unsubscribe(conn, pair, period.ms);
       conn.send({ type: 'unsubscribed', pair, period: period.label });
       return;
     }
-    if (conn.subs.has(k)) return fail(`already subscribed to ${pair} ${period.label}`);
-    if (conn.subs.size >= limits.maxSubscriptions) return fail(`at most ${limits.maxSubscriptions} subscriptions per connection`);
+    if (conn.subs.has(k)) return fail('already_subscribed', `already subscribed to ${pair} ${period.label}`);
+    if (conn.subs.size >= limits.maxSubscriptions) return fail('too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions per connection`);
     // Reserve the slot before any await, so a burst of subscribes cannot pass the limit.
     conn.subs.add(k);
     try {
       if (!(await knownPairs.has(pair))) {
         conn.subs.delete(k);
-        return fail(`unknown pair ${pair}`);
+        return fail('unknown_pair', `unknown pair ${pair}: the pairs served are listed at /pairs`);
       }
       // Closed while the check waited on Redis (or while this message was
       // queued): its 'close' has already taken it out of the hub, and
@@ -196,7 +204,7 @@ export function attachLiveServer(
       conn.subs.delete(k);
       hub.unsubscribe(conn, pair, period.ms);
       log.warn({ err: (err as Error).message }, 'subscribe failed');
-      fail('the candle store is unavailable; try again');
+      fail('unavailable', 'the candle store is unavailable; try again');
     }
   }
 

@@ -39,7 +39,8 @@ describe('candlesQuery', () => {
     expect(messages({ from: 'x' })?.[0]).toMatch(/^from="x" is not a time/);
     expect(messages({ to: '2024-02-30' })?.[0]).toMatch(/^to="2024-02-30" is not a time/);
     expect(messages({ from: String(T), to: String(T) })).toEqual(['from must be before to (from is inclusive, to exclusive)']);
-    expect(messages({ format: 'xml' })).toEqual(['format must be json or csv']);
+    expect(messages({ format: 'xml' })).toEqual(['format must be json, csv or array']);
+    expect(ok({ format: 'array' }).format).toBe('array');
     expect(messages({ limt: '5', x: '1' })).toEqual(['unknown parameter limt, x: the parameters are limit, from, to, format']);
   });
 });

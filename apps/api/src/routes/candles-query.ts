@@ -8,6 +8,8 @@ import { parseUtcTime } from '@candlestack/shared';
 import { z } from 'zod';
 
 export const MAX_LIMIT = 5000;
+/** `json`: candle objects; `csv`; `array`: rows [time, open, high, low, close, volume, quoteVolume, trades, closed]. */
+export const CANDLE_FORMATS = ['json', 'csv', 'array'] as const;
 export const DEFAULT_LIMIT = 100;
 
 /**
@@ -69,7 +71,7 @@ export const candlesQuery = z
       limit: limitParam(MAX_LIMIT, DEFAULT_LIMIT),
       from: time('from').optional(),
       to: time('to').optional(),
-      format: once('format').pipe(z.enum(['json', 'csv'], 'format must be json or csv')).default('json'),
+      format: once('format').pipe(z.enum(CANDLE_FORMATS, 'format must be json, csv or array')).default('json'),
     },
     unknownParams('limit, from, to, format'),
   )
