@@ -9,6 +9,7 @@
 import { withLive } from './chart-data.js';
 import { $, ChartView } from './chart-view.js';
 import { LiveFeed, liveUrl } from './live-feed.js';
+import { firstView } from './address.js';
 import { pillFor } from './status.js';
 
 /** @typedef {import('./chart-data.js').Candle} Candle */
@@ -49,6 +50,8 @@ let apiUnreachable = false;
 let noCandlesYet = false;
 /** @type {Candle[] | undefined} Live candles that came while history was loading; undefined when none is. */
 let pending;
+/** After a failed request for older candles, none before this (ms). */
+let olderRetryAt = 0;
 /** @type {import('./status.js').Observed} What the status pill is made of. */
 const observed = { feed: 'connecting', source: undefined, serverNow: Date.now() };
 
@@ -157,36 +160,6 @@ function fillSelect(select, values) {
   select.replaceChildren(...values.map((v) => new Option(v, v)));
 }
 
-/** The pair and period in the address (?pair=ETH_USDT&period=5m), so a view can be bookmarked or shared. */
-function wanted() {
-  const q = new URLSearchParams(window.location.search);
-  return { pair: q.get('pair') ?? '', period: q.get('period') ?? '' };
-}
-
-/** "btc-usdt", "BTC/USDT" and "btc_usdt" as the API spells pairs: "BTC_USDT" (else as it is). @param {string} text */
-function pairSpelling(text) {
-  const m = /^([A-Za-z0-9]{1,20})[_\-/]([A-Za-z0-9]{1,20})$/.exec(text.trim());
-  return m ? `${m[1]}_${m[2]}`.toUpperCase() : text;
-}
-
-/**
- * What to show first: the address's pair and period when the server has
- * them, else the first of each, saying so (a mistyped link must not pass
- * for the view it asked for).
- * @param {string[]} pairs @param {string[]} periods
- */
-function firstView(pairs, periods) {
-  const want = wanted();
-  const p = pairSpelling(want.pair);
-  const pairOk = pairs.includes(p);
-  const periodOk = periods.includes(want.period);
-  const view = { pair: pairOk ? p : /** @type {string} */ (pairs[0]), period: periodOk ? want.period : /** @type {string} */ (periods[0]) };
-  const notes = [];
-  if (want.pair !== '' && !pairOk) notes.push(`Unknown pair ${want.pair}; showing ${view.pair}.`);
-  if (want.period !== '' && !periodOk) notes.push(`Unknown period ${want.period}; showing ${view.period} (periods: ${periods.join(', ')}).`);
-  return { ...view, notice: notes.join(' ') };
-}
-
 /** @param {string} p @param {string} per */
 function select(p, per) {
   pair = p;
@@ -254,7 +227,7 @@ async function loadHistory(toEnd) {
  */
 async function loadOlder() {
   const oldest = view.oldest;
-  if (!oldest || view.atStart || view.loadingOlder || pending) return;
+  if (!oldest || view.atStart || view.loadingOlder || pending || Date.now() < olderRetryAt) return;
   const gen = generation;
   const token = historyToken;
   const current = () => gen === generation && token === historyToken;
@@ -271,7 +244,8 @@ async function loadOlder() {
   } catch (err) {
     if (!current()) return;
     console.warn('older candles:', /** @type {Error} */ (err).message);
-    // The next scroll (or this timer) tries again.
+    // Not at every scroll event meanwhile: this timer (or a scroll after it) tries again.
+    olderRetryAt = Date.now() + RETRY_MS;
     setTimeout(() => {
       if (current() && view.nearStart(OLDER_MARGIN)) void loadOlder();
     }, RETRY_MS);
