@@ -5,8 +5,9 @@
  * API sent them; the chart only gets numbers made from them.
  *
  * What the page shows is also written as data attributes on the chart's
- * element (data-pair, data-period, data-bars, data-last-time,
- * data-precision), for scripts and the browser test to read.
+ * element (data-pair, data-period, data-bars, data-first-time,
+ * data-last-time, data-precision, data-history), for scripts and the
+ * browser test to read.
  */
 import { CandlestickSeries, ColorType, CrosshairMode, HistogramSeries, createChart } from './vendor/lightweight-charts.js';
 import {
@@ -26,9 +27,12 @@ import {
 
 /** @typedef {import('./chart-data.js').Candle} Candle */
 
-/** Live candles pile up (86,400 a day at 1s); past this the oldest are dropped. */
-const MAX_BARS = 5_000;
-const TRIM_TO = 4_000;
+/**
+ * Live candles pile up (86,400 a day at 1s) and scrolling back adds older
+ * ones; past this many the oldest are dropped (live) or no more are loaded.
+ */
+export const MAX_BARS = 20_000;
+const TRIM_TO = 16_000;
 /** Bars in view after a switch: wide enough to read, however long the history. */
 const VISIBLE_BARS = 90;
 
@@ -45,6 +49,10 @@ export class ChartView {
   #pair = '';
   #period = '';
   #precision = 0;
+  /** The oldest candle shown is the oldest there is (or all the view holds): no more to load. */
+  #atStart = false;
+  /** A request for older candles is on its way. */
+  #loadingOlder = false;
   /** Time (ms) of the candle under the crosshair; undefined: follow the latest. */
   /** @type {number | undefined} */
   #hovered;
@@ -98,6 +106,8 @@ export class ChartView {
     this.#candles = [];
     this.#precision = 0;
     this.#hovered = undefined;
+    this.#atStart = false;
+    this.#loadingOlder = false;
     const ms = periodMs(period);
     this.chart.applyOptions({ timeScale: { secondsVisible: ms > 0 && ms < 60_000, timeVisible: ms < 86_400_000 } });
     this.candleSeries.setData([]);
@@ -111,6 +121,8 @@ export class ChartView {
    */
   setCandles(candles, toEnd) {
     this.#candles = candles.slice(-MAX_BARS);
+    this.#atStart = false;
+    this.#loadingOlder = false;
     this.#redraw();
     if (toEnd) {
       const n = this.#candles.length;
@@ -120,9 +132,15 @@ export class ChartView {
 
   /** One candle from the live feed: the forming one, a close, or a revision. @param {Candle} candle */
   apply(candle) {
+    const first = this.#candles[0];
+    // Older than anything shown (a revision out of view): drawn, it would sit
+    // beside the oldest bar with the candles between them missing. Scrolling
+    // back reads it fresh.
+    if (first && candle.time < first.time) return;
     const kind = mergeCandle(this.#candles, candle);
     if (this.#candles.length > MAX_BARS) {
       this.#candles.splice(0, this.#candles.length - TRIM_TO);
+      this.#atStart = false;
       this.#redraw();
       return;
     }
@@ -136,6 +154,68 @@ export class ChartView {
     this.candleSeries.update(toBar(candle), back);
     this.volumeSeries.update(toVolumeBar(candle), back);
     this.#changed();
+  }
+
+  /**
+   * Older candles (from GET /candles?to=<oldest shown>) in front of those
+   * shown; only those older than the oldest shown are taken, so nothing is
+   * drawn twice. The view stays where it is. Returns how many were added.
+   * @param {readonly Candle[]} older oldest first
+   */
+  prepend(older) {
+    const first = this.#candles[0];
+    const fresh = first ? older.filter((c) => c.time < first.time) : [...older];
+    const room = Math.max(0, MAX_BARS - this.#candles.length);
+    const take = fresh.slice(Math.max(0, fresh.length - room));
+    if (take.length < fresh.length) this.#atStart = true;
+    if (take.length === 0) {
+      this.#changed();
+      return 0;
+    }
+    this.#candles = [...take, ...this.#candles];
+    this.#redraw();
+    return take.length;
+  }
+
+  /** No older candles to load: the server has none, or the view holds all it may. */
+  get atStart() {
+    return this.#atStart;
+  }
+
+  set atStart(yes) {
+    this.#atStart = yes;
+    this.#changed();
+  }
+
+  get loadingOlder() {
+    return this.#loadingOlder;
+  }
+
+  set loadingOlder(yes) {
+    this.#loadingOlder = yes;
+    this.#changed();
+  }
+
+  /**
+   * Calls `near` whenever the view's left edge comes within `margin` bars
+   * of the oldest candle (the user scrolled or zoomed out towards it).
+   * @param {number} margin @param {() => void} near
+   */
+  onNearStart(margin, near) {
+    this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+      if (range && this.#candles.length > 0 && range.from < margin) near();
+    });
+  }
+
+  /** Whether the view's left edge is within `margin` bars of the oldest candle. @param {number} margin */
+  nearStart(margin) {
+    const range = this.chart.timeScale().getVisibleLogicalRange();
+    return range !== null && this.#candles.length > 0 && range.from < margin;
+  }
+
+  /** @returns {Candle | undefined} */
+  get oldest() {
+    return this.#candles[0];
   }
 
   get size() {
@@ -171,6 +251,8 @@ export class ChartView {
     d.pair = this.#pair;
     d.period = this.#period;
     d.bars = String(this.#candles.length);
+    d.firstTime = String(this.oldest?.time ?? '');
+    d.history = this.#loadingOlder ? 'loading' : this.#atStart ? 'complete' : 'more';
     d.lastTime = String(this.latest?.time ?? '');
     d.precision = String(this.#precision);
     this.#renderLegend();

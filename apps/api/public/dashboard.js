@@ -1,38 +1,37 @@
 // @ts-check
 /**
  * The dashboard page: pickers filled from GET /pairs, history from GET
- * /candles, live candles from /ws. Every URL is relative to the page, so it
- * also works behind a proxy that serves the API under a path.
+ * /candles (older windows as the user scrolls back), live candles from /ws,
+ * and one status pill made of the feed's state and the source's (status.js).
+ * Every URL is relative to the page, so it also works behind a proxy that
+ * serves the API under a path.
  */
 import { withLive } from './chart-data.js';
 import { $, ChartView } from './chart-view.js';
 import { LiveFeed, liveUrl } from './live-feed.js';
+import { firstView } from './address.js';
+import { pillFor } from './status.js';
 
 /** @typedef {import('./chart-data.js').Candle} Candle */
-/**
- * @typedef {object} Source what GET /pairs says of the source
- * @property {string} name
- * @property {'live' | 'simulated' | 'replay' | 'unknown'} kind
- * @property {string} label
- * @property {string} state
- * @property {string} detail
- */
+/** @typedef {import('./status.js').Source} Source */
 /** @typedef {{ pairs: { pair: string, lastTradeTime: number | null }[], periods: string[], source: Source | null }} PairsBody */
 
+/** Candles per history request: the newest window, then each older one. */
 const HISTORY_LIMIT = 500;
+/** Older candles are fetched when the view's left edge is this many bars from the oldest. */
+const OLDER_MARGIN = 50;
 /** The source's state (connected, disconnected ...) and new pairs show up this often. */
-const PAIRS_REFRESH_MS = 15_000;
+const PAIRS_REFRESH_MS = 5_000;
 const RETRY_MS = 3_000;
-/** Source states that are nothing to warn about. */
-const HEALTHY = new Set(['connected', 'replaying', 'done']);
 
 const ui = {
   pair: /** @type {HTMLSelectElement} */ ($('#pair')),
   period: /** @type {HTMLSelectElement} */ ($('#period')),
   source: $('#source'),
-  sourceState: $('#source-state'),
   banner: $('#banner'),
-  connection: $('#connection'),
+  notice: $('#notice'),
+  status: $('#status'),
+  statusDetail: $('#status-detail'),
   message: $('#message'),
 };
 
@@ -51,9 +50,17 @@ let apiUnreachable = false;
 let noCandlesYet = false;
 /** @type {Candle[] | undefined} Live candles that came while history was loading; undefined when none is. */
 let pending;
+/** After a failed request for older candles, none before this (ms). */
+let olderRetryAt = 0;
+/** @type {import('./status.js').Observed} What the status pill is made of. */
+const observed = { feed: 'connecting', source: undefined, serverNow: Date.now() };
 
 const feed = new LiveFeed(liveUrl(), {
-  onState: showConnection,
+  onState(state, retryInMs) {
+    observed.feed = state;
+    observed.retryInMs = retryInMs;
+    showStatus();
+  },
   onSubscribed(_pair, _period, again) {
     // Back after a lost connection: whatever closed meanwhile is fetched again.
     if (again) void loadHistory(false);
@@ -78,12 +85,18 @@ const feed = new LiveFeed(liveUrl(), {
   },
 });
 
-/** @param {string} path */
-async function getJson(path) {
+/** The body, and the server's clock from the Date header (the browser's may be off). @param {string} path */
+async function getJsonAt(path) {
   const res = await fetch(path, { headers: { accept: 'application/json' } });
   const body = await res.json().catch(() => undefined);
   if (!res.ok) throw new Error(body?.error?.message ?? `${path}: HTTP ${res.status}`);
-  return body;
+  const date = Date.parse(res.headers.get('date') ?? '');
+  return { body, serverNow: Number.isFinite(date) ? date : Date.now() };
+}
+
+/** @param {string} path */
+async function getJson(path) {
+  return (await getJsonAt(path)).body;
 }
 
 /** @param {string} text */
@@ -94,33 +107,45 @@ function showMessage(text) {
   ui.message.hidden = text === '';
 }
 
-/** @param {import('./live-feed.js').FeedState} state @param {number} [retryInMs] */
-function showConnection(state, retryInMs) {
-  ui.connection.dataset.state = state;
-  ui.connection.textContent = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' }[state];
-  ui.connection.title =
-    state === 'reconnecting' && retryInMs !== undefined
-      ? `The live feed is down; next try in ${Math.ceil(retryInMs / 1000)} s`
-      : state === 'live'
-        ? 'Receiving live candles'
-        : 'Opening the live feed';
+/** The one status: the feed and the source together (status.js). */
+function showStatus() {
+  const pill = pillFor(observed);
+  ui.status.dataset.state = pill.state;
+  ui.status.dataset.down = pill.down;
+  // The feed's own state, for scripts and tests (the pill may say more).
+  ui.status.dataset.feed = observed.feed;
+  ui.status.textContent = pill.text;
+  ui.status.title = pill.detail || pill.text;
+  ui.statusDetail.textContent = pill.detail;
+  ui.statusDetail.hidden = pill.detail === '';
 }
 
-/** The source, in words: a simulated market or a replay must never pass for live trades. @param {Source | null} source */
+/**
+ * The source, in words, said once: a simulated market or a replay gets the
+ * banner (it must never pass for live trades); any other source is named in
+ * the header. @param {Source | null} source
+ */
 function showSource(source) {
   const kind = source?.kind ?? 'unknown';
+  const banner = kind === 'simulated' || kind === 'replay';
   ui.source.dataset.kind = kind;
+  ui.source.hidden = banner;
   ui.source.textContent = source ? source.label : 'Source unknown: no ingester has reported yet';
   ui.source.title = source ? `SOURCE=${source.name}` : '';
-  const unwell = source && !HEALTHY.has(source.state);
-  ui.sourceState.hidden = !unwell;
-  ui.sourceState.textContent = unwell ? `${source.state}${source.detail ? `: ${source.detail}` : ''}` : '';
   ui.banner.dataset.kind = kind;
-  ui.banner.hidden = kind !== 'simulated' && kind !== 'replay';
+  ui.banner.hidden = !banner;
   ui.banner.textContent =
     kind === 'simulated'
       ? 'Simulated market — not real trades. Prices are random, made up by Candlestack for development.'
-      : 'Replay of recorded trades — not live.';
+      : kind === 'replay'
+        ? 'Replay of recorded trades — not live.'
+        : '';
+}
+
+/** A note above the chart that stays until the user picks another view (e.g. an unknown ?pair=). @param {string} text */
+function showNotice(text) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = text === '';
 }
 
 function showTitle() {
@@ -133,12 +158,6 @@ function fillSelect(select, values) {
   const now = [...select.options].map((o) => o.value);
   if (now.join('\n') === values.join('\n')) return;
   select.replaceChildren(...values.map((v) => new Option(v, v)));
-}
-
-/** The pair and period in the address (?pair=ETH_USDT&period=5m), so a view can be bookmarked or shared. */
-function wanted() {
-  const q = new URLSearchParams(window.location.search);
-  return { pair: q.get('pair') ?? '', period: q.get('period') ?? '' };
 }
 
 /** @param {string} p @param {string} per */
@@ -158,7 +177,19 @@ function select(p, per) {
   void loadHistory(true);
 }
 
-/** History from the API, merged with live candles that arrive meanwhile. @param {boolean} toEnd */
+/** The user picked a view: a note about the address's view is past. @param {string} p @param {string} per */
+function pick(p, per) {
+  showNotice('');
+  select(p, per);
+}
+
+/**
+ * The newest window of history from the API, merged with live candles that
+ * arrive meanwhile. It replaces all that is shown, older candles loaded by
+ * scrolling back included: after a reconnect or a gap any of them may have
+ * changed. If the user is scrolled back, they load again from there.
+ * @param {boolean} toEnd
+ */
 async function loadHistory(toEnd) {
   const gen = generation;
   const token = ++historyToken;
@@ -169,10 +200,14 @@ async function loadHistory(toEnd) {
     const body = await getJson(path);
     if (gen !== generation || token !== historyToken) return;
     view.setCandles(withLive(body.candles, pending), toEnd);
+    // Fewer than asked for: there are no older ones.
+    if (body.candles.length < HISTORY_LIMIT) view.atStart = true;
     pending = undefined;
     showMessage(view.size === 0 ? `No candles yet for ${pair} ${period}.` : '');
     noCandlesYet = view.size === 0;
     showTitle();
+    // Scrolled back when a refetch dropped the older candles: they load again.
+    if (view.nearStart(OLDER_MARGIN)) void loadOlder();
   } catch (err) {
     if (gen !== generation || token !== historyToken) return;
     // Keep what is shown and what came live; try again shortly.
@@ -185,14 +220,55 @@ async function loadHistory(toEnd) {
   }
 }
 
-/** GET /pairs: the pickers and the source; the first answer with a pair starts the chart. */
+/**
+ * The window before the oldest candle shown (`to` is exclusive), when the
+ * user scrolls near it: one request at a time, none once the server has no
+ * older candles, none kept if the view changed meanwhile.
+ */
+async function loadOlder() {
+  const oldest = view.oldest;
+  if (!oldest || view.atStart || view.loadingOlder || pending || Date.now() < olderRetryAt) return;
+  const gen = generation;
+  const token = historyToken;
+  const current = () => gen === generation && token === historyToken;
+  view.loadingOlder = true;
+  const path = `candles/${encodeURIComponent(pair)}/${encodeURIComponent(period)}?to=${oldest.time}&limit=${HISTORY_LIMIT}`;
+  let again = false;
+  try {
+    /** @type {{ candles: Candle[] }} */
+    const body = await getJson(path);
+    if (!current()) return;
+    view.prepend(body.candles);
+    if (body.candles.length < HISTORY_LIMIT) view.atStart = true;
+    again = true;
+  } catch (err) {
+    if (!current()) return;
+    console.warn('older candles:', /** @type {Error} */ (err).message);
+    // Not at every scroll event meanwhile: this timer (or a scroll after it) tries again.
+    olderRetryAt = Date.now() + RETRY_MS;
+    setTimeout(() => {
+      if (current() && view.nearStart(OLDER_MARGIN)) void loadOlder();
+    }, RETRY_MS);
+  } finally {
+    if (current()) view.loadingOlder = false;
+  }
+  // Zoomed far out, one window may not reach past the margin: the next one.
+  if (again && current() && view.nearStart(OLDER_MARGIN)) void loadOlder();
+}
+
+/** GET /pairs: the pickers, the source and its state; the first answer with a pair starts the chart. */
 async function refreshPairs() {
   let next = PAIRS_REFRESH_MS;
   try {
+    const { body: got, serverNow } = await getJsonAt('pairs');
     /** @type {PairsBody} */
-    const body = await getJson('pairs');
+    const body = got;
     if (apiUnreachable) showMessage('');
     apiUnreachable = false;
+    observed.source = body.source;
+    observed.serverNow = serverNow;
+    observed.pairsError = undefined;
+    showStatus();
     showSource(body.source);
     const pairs = body.pairs.map((p) => p.pair);
     fillSelect(ui.pair, pairs);
@@ -201,25 +277,29 @@ async function refreshPairs() {
       showMessage('No pairs yet: is the ingester running?');
       next = RETRY_MS;
     } else if (!pair) {
-      const want = wanted();
-      const firstPeriod = /** @type {string} */ (body.periods[0]);
-      select(pairs.includes(want.pair) ? want.pair : /** @type {string} */ (pairs[0]), body.periods.includes(want.period) ? want.period : firstPeriod);
+      const first = firstView(pairs, body.periods);
+      showNotice(first.notice);
+      select(first.pair, first.period);
     } else {
       // Options were rebuilt: keep showing what is shown.
       ui.pair.value = pair;
       ui.period.value = period;
     }
   } catch (err) {
-    showMessage(`Could not reach the API: ${/** @type {Error} */ (err).message}. Retrying…`);
+    const why = /** @type {Error} */ (err).message;
+    showMessage(`Could not reach the API: ${why}. Retrying…`);
     apiUnreachable = true;
+    observed.pairsError = why;
+    showStatus();
     next = RETRY_MS;
   }
   setTimeout(() => void refreshPairs(), next);
 }
 
-ui.pair.addEventListener('change', () => select(ui.pair.value, period));
-ui.period.addEventListener('change', () => select(pair, ui.period.value));
+ui.pair.addEventListener('change', () => pick(ui.pair.value, period));
+ui.period.addEventListener('change', () => pick(pair, ui.period.value));
+view.onNearStart(OLDER_MARGIN, () => void loadOlder());
 
-showConnection('connecting');
+showStatus();
 feed.start();
 void refreshPairs();

@@ -65,7 +65,8 @@ async function waitShown(what: string, check: (s: Awaited<ReturnType<typeof show
   }
 }
 
-const connection = () => page.getAttribute('#connection', 'data-state');
+/** The live feed's own state (the pill itself says more: see dashboard-status.test.ts). */
+const connection = () => page.getAttribute('#status', 'data-feed');
 
 describe.skipIf(SKIP)('the dashboard in Chromium', () => {
   beforeAll(async () => {
@@ -113,11 +114,13 @@ describe.skipIf(SKIP)('the dashboard in Chromium', () => {
     expect(box?.height).toBeGreaterThan(300);
 
     expect(await page.getAttribute('#source', 'data-kind')).toBe('simulated');
-    expect(await page.textContent('#source')).toMatch(/simulated/i);
     await expect.poll(() => page.isVisible('#banner')).toBe(true);
     expect(await page.textContent('#banner')).toMatch(/^Simulated market — not real trades/);
 
     await expect.poll(connection, { timeout: 5_000 }).toBe('live');
+    // A simulated market is never called live.
+    await expect.poll(() => page.getAttribute('#status', 'data-state')).toBe('simulated');
+    expect(await page.textContent('#status')).toBe('Simulated');
     expect(await page.textContent('#legend [data-field="pair"]')).toBe('BTC_USDT');
     expect(await page.textContent('#legend [data-field="close"]')).toMatch(/^\d+(\.\d+)?$/);
     expect(await page.title()).toMatch(/^BTC_USDT [\d.]+ · 1s — Candlestack$/);
@@ -216,6 +219,8 @@ describe.skipIf(SKIP)('the dashboard in Chromium', () => {
     await api!.close();
     api = undefined;
     await expect.poll(connection, { timeout: 5_000 }).toBe('reconnecting');
+    expect(await page.getAttribute('#status', 'data-down')).toBe('feed');
+    expect(await page.textContent('#status')).toBe('Reconnecting to the server…');
     const down = await shown();
     await page.waitForTimeout(1_500);
     api = await startTestApi(port);
