@@ -1,5 +1,5 @@
 /**
- * `pnpm dev`: the whole system in one terminal (DESIGN.md, "Commands").
+ * `pnpm dev`: the whole system in one terminal (README, "Two commands").
  *
  * 1. `.env` is read if present (the real environment wins).
  * 2. Without SOURCE, the simulated market: a newcomer gets an offline market,

@@ -13,7 +13,7 @@
  *   `intervalMs` per connection (0: as fast as they are answered), for
  *   `seconds`; errors (a rate limit) count as answers.
  *
- * The API caps connections per client address (DESIGN.md leaves that to
+ * The API caps connections per client address (the contract leaves that to
  * the server; 50 today), so connection i binds 127.0.0.(2 + i / 50):
  * every 127/8 address is loopback on Linux.
  */

@@ -7,7 +7,7 @@
  */
 
 /**
- * @typedef {object} Candle A candle of the API (DESIGN.md).
+ * @typedef {object} Candle A candle of the API (docs/api.md).
  * @property {number} time bucket start, ms since the epoch (UTC)
  * @property {string} open
  * @property {string} high

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The page's one WebSocket to /ws (DESIGN.md), following one pair and
+ * The page's one WebSocket to /ws (docs/websocket.md), following one pair and
  * period at a time. It reconnects by itself, backing off exponentially up
  * to 30 s (reset once the server answers), resubscribes, and tells the page
  * it reconnected so the page can refetch what it missed while away.

@@ -1,5 +1,5 @@
 /**
- * The Express app: every HTTP route of DESIGN.md, in the order a request
+ * The Express app: every HTTP route of docs/api.md, in the order a request
  * meets them. It does no I/O of its own at creation; server.ts makes the
  * clients and the http.Server it runs on.
  */

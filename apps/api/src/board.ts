@@ -1,6 +1,6 @@
 /**
  * Bull Board at /admin/queues over the deployment's BullMQ queues, and who
- * may see it (DESIGN.md): with ADMIN_USER and ADMIN_PASSWORD, anyone with
+ * may see it (docs/api.md): with ADMIN_USER and ADMIN_PASSWORD, anyone with
  * them (HTTP basic auth); without them, only a loopback listener serves it,
  * and the API refuses to listen anywhere else.
  */

@@ -1,6 +1,6 @@
 /**
  * Every error leaves the API as `{"error":{"code":"...","message":"..."}}`
- * (DESIGN.md): routes throw HttpError, anything else thrown becomes a 500
+ * (docs/api.md): routes throw HttpError, anything else thrown becomes a 500
  * (or a 503 while Redis is away) whose body says nothing of the internals.
  */
 import type { Duplex } from 'node:stream';

@@ -1,6 +1,6 @@
 /**
  * `pnpm feed <period> [count]`: the last candles of every pair, live, in the
- * terminal (DESIGN.md, "Commands"). Exit codes: 0 when stopped (Ctrl-C, q,
+ * terminal (README, "Two commands"). Exit codes: 0 when stopped (Ctrl-C, q,
  * SIGTERM), 1 when the API cannot be reached at start or on a bad
  * environment, 2 on bad arguments.
  */

@@ -1,5 +1,5 @@
 /**
- * What the API sends (DESIGN.md, "HTTP" and "WebSocket /ws"), validated
+ * What the API sends (docs/api.md and docs/websocket.md), validated
  * before use: the feed compares prices exactly, so a price that is not a
  * decimal string is refused here rather than drawn wrong later. Unknown
  * fields are dropped, as the contract allows new ones.

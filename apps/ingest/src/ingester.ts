@@ -35,7 +35,7 @@ import { TickWriter } from './tick-writer.js';
 
 const HEARTBEAT_MS = 5_000;
 const REDIS_READY_WAIT_MS = 10_000;
-/** How far ahead of the wall clock a trade may be (DESIGN.md, "Time bounds"). */
+/** How far ahead of the wall clock a trade may be (README, "Time bounds"). */
 export const MAX_AHEAD_MS = 60_000;
 /** How often a replay stores its position. */
 const CHECKPOINT_MS = 1_000;
@@ -218,7 +218,7 @@ export class Ingester {
         }
         this.known.add(tick.pair);
       }
-      // Time bounds (DESIGN.md): one bad timestamp costs no more than one good trade.
+      // Time bounds (README): one bad timestamp costs no more than one good trade.
       if (tick.time > wall + MAX_AHEAD_MS) {
         this.setAside(`trade ${tick.id} of ${tick.pair} at ${iso(tick.time)} is more than ${MAX_AHEAD_MS / 1000} s ahead of the wall clock`, safeJson(raw[i]), pos);
         continue;

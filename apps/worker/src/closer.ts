@@ -36,7 +36,7 @@ const NOBODY: ReadonlySet<number> = new Set();
 /** A run over every period at least this often. */
 const WHOLE_EVERY_MS = 60_000;
 
-/** Candles sent one by one per period and pair in one close run; past that, one `gap` event (DESIGN.md). */
+/** Candles sent one by one per period and pair in one close run; past that, one `gap` event (docs/websocket.md). */
 export const EVENTS_PER_PERIOD = 200;
 
 export class Closer {

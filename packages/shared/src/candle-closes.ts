@@ -16,7 +16,7 @@ export type CandleEvent =
       readonly candle: StoredCandle;
     }
   | {
-      /** Candles in [from, to) changed and were not each sent (DESIGN.md, WebSocket `gap`). */
+      /** Candles in [from, to) changed and were not each sent (docs/websocket.md, `gap`). */
       readonly pair: string;
       readonly periodMs: number;
       readonly kind: 'gap';

@@ -144,7 +144,7 @@ export class CandleReader {
   }
 
   /**
-   * One pair's candles of one period in the public form (DESIGN.md), oldest
+   * One pair's candles of one period in the public form (docs/api.md), oldest
    * first, as JSON texts joined by commas ("" for none): `[${text}]` is the
    * array.
    */

@@ -34,7 +34,7 @@ export interface AddResult {
 export interface WriteOptions {
   /** TICK_RETENTION: how long ticks stay in the stream (trimmed as ticks are added). */
   readonly tickRetentionMs: number;
-  /** MAX_LATE (DESIGN.md, "Time bounds"). */
+  /** MAX_LATE (README, "Time bounds"). */
   readonly maxLateMs: number;
 }
 

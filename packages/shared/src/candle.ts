@@ -4,7 +4,7 @@
  * reference they are tested against, and what the API uses to assemble the
  * forming candle of a long period from shorter ones.
  *
- * The rules are Binance's klines (see DESIGN.md): open is the first trade of
+ * The rules are Binance's klines (README, "Coming from Binance or ccxt"): open is the first trade of
  * the bucket and close the last, by trade time then trade id; a bucket with
  * no trade after the pair's first is flat at the previous close.
  */
@@ -30,7 +30,7 @@ export interface Tick {
   readonly id: string;
 }
 
-/** A candle as users see it (DESIGN.md). */
+/** A candle as users see it (docs/api.md). */
 export interface Candle {
   /** Start of the bucket, ms since the epoch, UTC. */
   readonly time: number;

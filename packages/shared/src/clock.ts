@@ -1,5 +1,5 @@
 /**
- * Time moves with the source (DESIGN.md). A live source (Poloniex, the
+ * Time moves with the source (docs/api.md). A live source (Poloniex, the
  * simulated market) runs on the wall clock; a replay runs on its trades'
  * times, and when it has reached the end of its file every bucket it touched
  * closes. The ingester writes its clock to Redis; the worker and the API read

@@ -29,7 +29,7 @@ export function parseDuration(text: string): number {
 /** The longest MAX_LATE: a week. Dedupe ids are kept this long by trade time, and a late trade may revise this far back. */
 export const MAX_LATE_LIMIT_MS = 7 * 86_400_000;
 
-/** `MAX_LATE`: how late a trade may be and still revise its candle (DESIGN.md, "Time bounds"). */
+/** `MAX_LATE`: how late a trade may be and still revise its candle (README, "Time bounds"). */
 export function parseMaxLate(text: string): number {
   const ms = parseDuration(text);
   if (ms < 1_000 || ms > MAX_LATE_LIMIT_MS) throw new ConfigError(`${shown(text)} is out of range: from 1s to 7d`);

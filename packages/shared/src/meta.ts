@@ -1,7 +1,7 @@
 /**
  * The deployment's meta: facts fixed when its data was first written, which
  * every app checks at start so that a change of configuration can never
- * silently reinterpret stored data (DESIGN.md leaves the inside to us; this
+ * silently reinterpret stored data (the contract leaves the inside to us; this
  * is how it stays consistent).
  *
  * Stored (hash `meta`): the key layout's version, the base period, every

@@ -1,5 +1,5 @@
 /**
- * The dashboard at `/` (DESIGN.md): a static page (apps/api/public/, plain
+ * The dashboard at `/` (README, "The dashboard"): a static page (apps/api/public/, plain
  * HTML, CSS and ES modules, no build step) and the chart library, served by
  * the API itself from node_modules so the page works offline and from the
  * same origin as the data it reads (/pairs, /candles, /ws).

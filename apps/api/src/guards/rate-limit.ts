@@ -1,5 +1,5 @@
 /**
- * RATE_LIMIT requests per minute per client address (DESIGN.md), counted in
+ * RATE_LIMIT requests per minute per client address (docs/configuration.md), counted in
  * this process's memory: each API process counts on its own, so behind a
  * load balancer over N processes a client may make up to N times the limit.
  * The client is `req.ip`: the TCP peer, unless TRUST_PROXY names the

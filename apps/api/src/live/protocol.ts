@@ -1,4 +1,4 @@
-/** The WebSocket protocol of DESIGN.md: what clients send, what they get. */
+/** The WebSocket protocol (docs/websocket.md): what clients send, what they get. */
 import { z } from 'zod';
 import type { Candle } from '@candlestack/shared';
 
@@ -12,7 +12,7 @@ export type ClientMessage = z.infer<typeof clientMessage>;
 export type ServerMessage =
   | { type: 'subscribed' | 'unsubscribed'; pair: string; period: string }
   | { type: 'candle'; pair: string; period: string; candle: Candle }
-  /** Candles in [from, to) changed and were not each sent: read them over HTTP (DESIGN.md). */
+  /** Candles in [from, to) changed and were not each sent: read them over HTTP (docs/websocket.md). */
   | { type: 'gap'; pair: string; period: string; from: number; to: number }
   | LiveError;
 

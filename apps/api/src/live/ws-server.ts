@@ -1,5 +1,5 @@
 /**
- * `/ws` on the API's HTTP server (DESIGN.md, "WebSocket"). Each connection
+ * `/ws` on the API's HTTP server (docs/websocket.md). Each connection
  * may hold several subscriptions; a bad message gets an error and the
  * connection stays open. Guards: message size, subscriptions per
  * connection, subscribe/unsubscribe messages per second per connection (a

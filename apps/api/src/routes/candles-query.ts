@@ -1,6 +1,6 @@
 /**
  * The query string of `GET /candles/:pair/:period`: `limit`, `from`, `to`,
- * `format` (DESIGN.md). Strict on purpose: a parameter we do not know, or
+ * `format` (docs/api.md). Strict on purpose: a parameter we do not know, or
  * one given twice, is a 400 rather than silently ignored, since a typo such
  * as `form=` would otherwise return a different window than asked for.
  */

@@ -1,4 +1,4 @@
-/** `GET /candles/:pair/:period` (DESIGN.md): JSON, CSV or JSON rows (`format=array`), oldest first. */
+/** `GET /candles/:pair/:period` (docs/api.md): JSON, CSV or JSON rows (`format=array`), oldest first. */
 import { Router } from 'express';
 import { closeLimits, parseCandles, sourceNow, type Candle, type CandleStore, type Period } from '@candlestack/shared';
 import { HttpError, methodNotAllowed } from '../errors.js';
@@ -50,7 +50,7 @@ export const CLOCK_SKEW_MS = 60_000;
 /**
  * Whether no write can change the answer of a window ending at `to` any
  * more. A late trade revises its closed candle, and the flat ones after it,
- * as long as it is within MAX_LATE of the source's clock (DESIGN.md, "Time
+ * as long as it is within MAX_LATE of the source's clock (README, "Time
  * bounds"); older ones are set aside. So once the end of the last bucket the
  * window holds is older than now − MAX_LATE (less the skew above), every
  * trade that could touch a candle of it, or a flat candle's previous close,

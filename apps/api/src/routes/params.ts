@@ -33,7 +33,7 @@ function remember<V>(memo: Map<string, V>, key: string, value: V): V {
 /**
  * The canonical pair, if the deployment follows it (known-pairs.ts: from
  * memory, or one SISMEMBER). A malformed pair is unknown too: 404 either
- * way (DESIGN.md names only "an unknown pair").
+ * way (the contract names only "an unknown pair").
  */
 export async function knownPair(pairs: KnownPairs, text: string): Promise<string> {
   let r = pairMemo.get(text);

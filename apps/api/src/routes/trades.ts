@@ -1,5 +1,5 @@
 /**
- * `GET /trades/:pair` (DESIGN.md): the pair's trades still retained (the
+ * `GET /trades/:pair` (docs/api.md): the pair's trades still retained (the
  * tick stream, TICK_RETENTION), oldest first, as the exchange sent them.
  */
 import { Router } from 'express';
@@ -36,7 +36,7 @@ export function tradesRouter(store: CandleStore, pairs: KnownPairs): Router {
       if (!r.success) throw new HttpError(400, 'bad_parameter', r.error.issues.map((i) => i.message).join('; '));
       const pair = await knownPair(pairs, req.params.pair);
       const trades = await store.reads.trades(pair, r.data);
-      // Field order as DESIGN.md shows it; side only when the source told it.
+      // Field order as docs/api.md shows it; side only when the source told it.
       res.json({ pair, trades: trades.map(({ id, time, price, quantity, side }) => ({ id, time, price, quantity, ...(side && { side }) })) });
     })
     .all(methodNotAllowed('GET, HEAD'));

@@ -1,6 +1,6 @@
 /**
  * Poloniex's public API v3, as data: what its WebSocket frames and REST
- * bodies mean, with no I/O. Field meanings (see shared/data/README.md):
+ * bodies mean, with no I/O. Field meanings (checked against recorded sessions):
  * `quantity` is the base volume and `amount` the quote volume (two
  * well-known client libraries swap them), `createTime` is the trade time
  * (`ts` is only when the message was pushed), `id` rises by one per trade of

@@ -1,9 +1,9 @@
 /**
- * The replay file formats (DESIGN.md, "Replay files"), recognised by their
+ * The replay file formats (docs/configuration.md, "Replay files"), recognised by their
  * first line, each read one line at a time:
  * - JSON lines: `{"pair":"XRP_ETH","time":1570752011620,"price":"0.00141342","quantity":"23","side":"sell","id":"13519807"}`;
  * - CSV with the header `pair,time,price,quantity[,side][,id]`;
- * - a recorded Poloniex session (shared/data/poloniex/*.log): `<url> <- <time>: <json>`
+ * - a recorded Poloniex session (docs/configuration.md): `<url> <- <time>: <json>`
  *   lines are what the client sent, `<time>: <json>` what it received; only
  *   trades count: v3 `trades` messages, and legacy (api2) `t` updates.
  *
@@ -35,7 +35,7 @@ const absent = (v: unknown) => v === undefined || v === null || v === '';
 const idOr = (id: unknown, lineNo: number) => (absent(id) ? String(lineNo) : id);
 
 /**
- * A line exactly as DESIGN.md writes one (fields in that order, strings
+ * A line exactly as docs/configuration.md writes one (fields in that order, strings
  * without escapes, ms as a number): read by one pattern, twice as fast as
  * JSON.parse, with the same result. Any other line goes to JSON.parse.
  */

@@ -130,7 +130,7 @@ export class ReplaySource implements Source {
       throw new Error(
         `REPLAY_FILE=${file}: line ${first.no} is not a known replay format (${shown}): ` +
           'expected JSON lines of trades ({"pair":...,"time":...,"price":...,"quantity":...}), CSV with the header ' +
-          'pair,time,price,quantity[,side,id], or a recorded Poloniex session (shared/data/poloniex/*.log)',
+          'pair,time,price,quantity[,side,id], or a recorded Poloniex session (`<url> <- <time>: <json>` lines, see docs/configuration.md)',
       );
     }
     const resume = await sink.resume?.(fingerprint, basename(file));

@@ -30,7 +30,7 @@
   Returns { closed, revised, more, events... }, more = 1 if the budget ran
   out. Events are triples { ms, kind, payload }: kind "closed" or "revised"
   with a candle's JSON, or "gap" with "<from>,<to>": candles in [from, to)
-  changed and were not each sent (DESIGN.md, the WebSocket `gap`).
+  changed and were not each sent (docs/websocket.md, `gap`).
 ]]
 --- @include "decimal"
 --- @include "candle"

@@ -2,7 +2,7 @@
 --[[
   Reads one pair's candles of one period, closed and forming, in one atomic
   step (so a close landing meanwhile can never show a bucket twice or in
-  neither list), in the public form of DESIGN.md, oldest first, as one
+  neither list), in the public form of docs/api.md, oldest first, as one
   reply that candle-reads.ts turns into one text (see the end). Read-only.
 
   KEYS[1] pair state            state:{PAIR}

@@ -23,7 +23,7 @@ local function dec(s)
   return cjson.decode(s)
 end
 
--- The public form (DESIGN.md): no trade ids, plus `closed`.
+-- The public form (docs/api.md): no trade ids, plus `closed`.
 local function pub(c, closed)
   return '{"time":' .. num(c.time) .. ',"open":"' .. c.open .. '","high":"' .. c.high ..
     '","low":"' .. c.low .. '","close":"' .. c.close .. '","volume":"' .. c.volume ..
