@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, type StoredCandle, type Tick } from '@candlestack/shared';
+import { CLOSE_QUEUE, CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, type StoredCandle, type Tick } from '@candlestack/shared';
 import { AppProcess } from '../support/processes.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../support/redis.js';
 import { syntheticTicks } from '../support/synthetic.js';
@@ -100,7 +100,7 @@ describe('worker faults', () => {
     procs.push(...workers);
     await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
     // Let every replica's queued runs finish.
-    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix()}:close:active`)) === 0, 'no close job running');
+    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix(CLOSE_QUEUE)}:${CLOSE_QUEUE}:active`)) === 0, 'no close job running');
     const total = await expectComplete(s);
     const stats = await new Stats(redis, s.keys).read();
     expect(stats.candles_closed_total).toBe(total);

@@ -4,30 +4,31 @@
  * also queues one catch-up run, so a worker that was down closes the missed
  * buckets at once rather than at the next scheduled end (a day away for 1d).
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import {
+  CLOSE_JOB_OPTIONS,
   CLOSE_QUEUE,
+  CloseJobError,
   Keys,
   checkMetaWhenReady,
+  closeQueueOptions,
   closeRedis,
   createRedis,
+  enqueueClose,
+  openCloseQueue,
+  parseCloseJob,
   onLibraryError,
   periodLabel,
   planPeriods,
   redactText,
+  removeUntaggedCloseQueue,
+  type CloseJobData,
   type Logger,
   type PeriodPlan,
   type RedisClient,
 } from '@candlestack/shared';
 import { Closer } from './closer.js';
 import type { WorkerConfig } from './env.js';
-
-export interface CloseJobData {
-  /** Close this period's chain; absent with `all`. */
-  readonly periodMs?: number;
-  /** Close every period (catch-up, end of a replay). */
-  readonly all?: boolean;
-}
 
 export interface RunningWorker {
   readonly queue: Queue<CloseJobData>;
@@ -75,11 +76,11 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   }
   const bull = createRedis(config, 'bullmq');
   const closer = new Closer(redis, keys, plan, config.GRACE_MS, log, config.CANDLE_RETENTION);
-  const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
-  const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
+  const queue = openCloseQueue(bull, keys);
   // Before any call: without it BullMQ prints connection errors with console.error, the AUTH password included.
   onLibraryError(queue, log, 'close queue');
-  const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
+
+  if (await removeUntaggedCloseQueue(bull, keys)) log.info('removed the close queue of an older Candlestack (its keys had no hash tag)');
 
   // One scheduler, at each base bucket's end plus the grace time: its job
   // closes every period due then (one script call per pair closes them
@@ -95,24 +96,36 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   await queue.upsertJobScheduler(
     id,
     { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
-    { name: `close every ${periodLabel(plan.baseMs)}`, data: { all: true }, opts: jobOpts },
+    { name: `close every ${periodLabel(plan.baseMs)}`, data: parseCloseJob({}), opts: CLOSE_JOB_OPTIONS },
   );
-  await queue.add('catch up', { all: true }, jobOpts);
+  await enqueueClose(queue, 'catch up');
 
   const worker = new Worker<CloseJobData>(
     CLOSE_QUEUE,
     async (job: Job<CloseJobData>) => {
       const started = Date.now();
-      const r = await closer.run(job.data.all ? undefined : job.data.periodMs, (done, total) =>
+      let data: CloseJobData;
+      try {
+        data = parseCloseJob(job.data);
+      } catch (err) {
+        // A job the contract refuses (not ours, another version's) will never pass: not retried.
+        if (err instanceof CloseJobError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+      const r = await closer.run(data.periodMs, (done, total) =>
         job.updateProgress(Math.round((done / total) * 100)),
       );
       const level = r.closed > plan.chain.length * Math.max(r.pairs, 1) * 2 || r.revised > 0 ? 'info' : 'debug';
       log[level]({ job: job.name, ...r, ms: Date.now() - started }, `${job.name}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
       return r;
     },
-    { ...queueOpts, connection: createRedis(config, 'bullmq'), concurrency: 1 },
+    { ...closeQueueOptions(createRedis(config, 'bullmq'), keys), concurrency: 1 },
   );
-  worker.on('failed', (job, err) => log.error({ job: job?.name, err: redactText(err.message) }, 'close job failed (will retry)'));
+  worker.on('failed', (job, err) =>
+    err instanceof UnrecoverableError
+      ? log.error({ job: job?.name, err: err.message }, 'close job refused')
+      : log.error({ job: job?.name, err: redactText(err.message) }, 'close job failed (will retry)'),
+  );
   onLibraryError(worker, log, 'close worker');
   log.info({ periods: plan.periods.map((p) => p.label), baseMs: plan.baseMs, graceMs: config.GRACE_MS }, 'close schedulers in place');
 

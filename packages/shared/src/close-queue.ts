@@ -1,0 +1,92 @@
+/**
+ * The close queue's contract, owned here so that every app agrees on it:
+ * its name, where its keys live, what a job carries and how one is queued.
+ * The worker fills it with its schedulers and runs it, the ingester queues
+ * a run at the end of a replay, the API shows it on the board.
+ */
+import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { z } from 'zod';
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+/** The queue's name (BullMQ forbids `:` in it). */
+export const CLOSE_QUEUE = 'close';
+
+/** What a close job carries. Checked when queued and again when run. */
+export const closeJobSchema = z.strictObject({
+  /**
+   * Close this period's chain only (the period and the periods it is rolled
+   * up from); absent, every period (a scheduled run, a catch-up, the end of
+   * a replay).
+   */
+  periodMs: z.number().int().positive().optional(),
+});
+
+export type CloseJobData = z.infer<typeof closeJobSchema>;
+
+export class CloseJobError extends Error {}
+
+/** A job's data as the contract says, or CloseJobError naming what is wrong (a job of another version, or not ours). */
+export function parseCloseJob(data: unknown): CloseJobData {
+  const r = closeJobSchema.safeParse(data);
+  if (r.success) return r.data;
+  const why = r.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ');
+  throw new CloseJobError(`not a close job: ${why}`);
+}
+
+/**
+ * The queue's options for a Queue or a Worker. The prefix carries a hash tag
+ * (keys.ts bullPrefix), since BullMQ's scripts touch many keys of a queue
+ * at once: on a Redis Cluster they must share a slot.
+ */
+export function closeQueueOptions(connection: RedisClient, keys: Keys): QueueOptions & { connection: RedisClient; prefix: string } {
+  return { connection, prefix: keys.bullPrefix(CLOSE_QUEUE) };
+}
+
+/**
+ * Opens the close queue on a connection made with `createRedis(config,
+ * 'bullmq')`. `watchOnly` (the board): do not write the queue's meta, the
+ * worker owns it.
+ */
+export function openCloseQueue(connection: RedisClient, keys: Keys, opts: { readonly watchOnly?: boolean } = {}): Queue<CloseJobData> {
+  return new Queue<CloseJobData>(CLOSE_QUEUE, { ...closeQueueOptions(connection, keys), ...(opts.watchOnly && { skipMetasUpdate: true }) });
+}
+
+/**
+ * Removes the close queue an older Candlestack kept under a prefix with no
+ * hash tag (its scheduler would never fire again, its keys would stay):
+ * true if there was one. Nothing to do on a Redis Cluster, where it never
+ * worked.
+ */
+export async function removeUntaggedCloseQueue(connection: RedisClient, keys: Keys): Promise<boolean> {
+  if (connection instanceof Cluster) return false;
+  const prefix = keys.untaggedBullPrefix();
+  if ((await connection.exists(`${prefix}:${CLOSE_QUEUE}:meta`, `${prefix}:${CLOSE_QUEUE}:repeat`, `${prefix}:${CLOSE_QUEUE}:id`)) === 0) return false;
+  const old = new Queue(CLOSE_QUEUE, { connection, prefix });
+  try {
+    await old.obliterate({ force: true });
+  } finally {
+    await old.close();
+  }
+  return true;
+}
+
+/**
+ * Every close job's options: a failed run is retried (Redis away for a
+ * moment), and only the recent ones are kept for the board.
+ */
+export const CLOSE_JOB_OPTIONS = {
+  removeOnComplete: { count: 200 },
+  removeOnFail: { count: 1000 },
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+} as const satisfies JobsOptions;
+
+/**
+ * Queues one close run now, named `name` on the board (e.g. "catch up",
+ * "close after replay"); `data` as the contract says (default: every period).
+ */
+export async function enqueueClose(queue: Queue<CloseJobData>, name: string, data: CloseJobData = {}): Promise<void> {
+  await queue.add(name, closeJobSchema.parse(data), CLOSE_JOB_OPTIONS);
+}
