@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOSE_QUEUE, candlesFromTicks, createRedis, closeRedis, deletePrefixKeys, type Tick } from '@candlestack/shared';
+import { CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
 import { AppProcess } from './support/processes.js';
 import { PrivateCluster, freePort } from './support/redis-server.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
@@ -29,6 +29,9 @@ let cluster: PrivateCluster;
 const dir = mkdtempSync(join(tmpdir(), 'candlestack-cluster-test-'));
 const procs: AppProcess[] = [];
 const singlePrefix = testPrefix('cluster-single');
+const clusterPrefix = testPrefix('cluster');
+/** The run on the cluster, for the failover after it. */
+let run: { api: string; candles: Record<string, unknown>; expected: Map<string, number> } | undefined;
 
 beforeAll(async () => {
   cluster = await PrivateCluster.start();
@@ -121,13 +124,13 @@ describe('on a Redis Cluster', () => {
       for (const period of PERIODS) expected.set(`${pair} ${period}`, candlesFromTicks(ts, PERIOD_MS[period]!, Math.floor(end / PERIOD_MS[period]!) * PERIOD_MS[period]!).length);
     }
 
-    const clusterPrefix = testPrefix('cluster');
     const [onCluster, onOne] = await Promise.all([
       startApps({ REDIS_CLUSTER_NODES: cluster.nodes }, clusterPrefix, file),
       startApps({ REDIS_URL: TEST_REDIS_URL }, singlePrefix, file),
     ]);
     const [fromCluster, fromOne] = await Promise.all([allCandles(onCluster, expected), allCandles(onOne, expected)]);
     expect(fromCluster).toEqual(fromOne);
+    run = { api: onCluster, candles: fromCluster, expected };
     for (const pair of PAIRS.slice(0, 2)) {
       expect(await getJson(`${onCluster}/trades/${pair}?from=${T0}&limit=1000`)).toEqual(await getJson(`${onOne}/trades/${pair}?from=${T0}&limit=1000`));
     }
@@ -159,4 +162,31 @@ describe('on a Redis Cluster', () => {
       expect(p.lines.filter((l) => /CROSSSLOT|"level":(50|60)/.test(l)), `${p.app} logged errors`).toEqual([]);
     }
   }, 90_000);
+
+  it("survives the close queue's master failing over to its replica, like a Redis restart", async () => {
+    if (!run) throw new Error('needs the replay above');
+    const { api } = run;
+    const master = await cluster.masterOf(await cluster.slotOf(`{${CLOSE_QUEUE}}`));
+    await cluster.waitReplicated(master);
+    await cluster.kill(master);
+    const slot = await cluster.slotOf(`{${CLOSE_QUEUE}}`);
+    await waitFor(async () => (await cluster.masterOf(slot)) !== master, 'a replica to take over', 20_000);
+    await cluster.waitOk();
+
+    // The queue works: a close run queued now through the contract is run by the worker.
+    const bull = createRedis({ REDIS_URL: 'redis://unused', REDIS_CLUSTER_NODES: cluster.nodes }, 'bullmq');
+    const queue = openCloseQueue(bull, new Keys(clusterPrefix));
+    try {
+      const before = await queue.getCompletedCount();
+      await enqueueClose(queue, 'after the failover');
+      await waitFor(async () => (await queue.getCompletedCount()) > before, 'a close run after the failover', 20_000);
+    } finally {
+      await queue.close();
+      await closeRedis(bull);
+    }
+    // Nothing was lost (the replicas had it all), the API answers and is ready again.
+    expect(await allCandles(api, run.expected)).toEqual(run.candles);
+    await waitFor(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API ready again', 20_000);
+    for (const p of procs) expect(p.running, `${p.app} still running`).toBe(true);
+  }, 60_000);
 });

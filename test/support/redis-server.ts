@@ -159,11 +159,14 @@ export class PrivateCluster {
     if (code !== 0) throw new Error(`redis-cli --cluster create exited ${code}:\n${Buffer.concat(out).toString()}`);
   }
 
-  /** Until every node says the cluster is whole: state ok, every slot served, every node known. */
+  /**
+   * Until every node running says the cluster is whole: state ok, every
+   * slot served by a master that is up, every node known.
+   */
   async waitOk(timeoutMs = 20_000): Promise<void> {
     await waitFor(
       async () => {
-        for (const port of this.ports) {
+        for (const port of this.running()) {
           const info = await this.onNode(port, (r) => r.cluster('INFO') as Promise<string>);
           if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info) || !info.includes(`cluster_known_nodes:${this.ports.length}`)) return false;
         }
@@ -188,7 +191,7 @@ export class PrivateCluster {
 
   /** The ports of the masters now (from CLUSTER NODES). */
   async masters(): Promise<number[]> {
-    const text = await this.onNode(this.ports[0]!, (r) => r.cluster('NODES') as Promise<string>);
+    const text = await this.onNode(this.running()[0]!, (r) => r.cluster('NODES') as Promise<string>);
     return text
       .split('\n')
       .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l))
@@ -216,7 +219,7 @@ export class PrivateCluster {
 
   /** The slot of a key (or of a hash tag written as a key, `{BTC_USDT}`). */
   async slotOf(key: string): Promise<number> {
-    return Number(await this.onNode(this.ports[0]!, (r) => r.cluster('KEYSLOT', key)));
+    return Number(await this.onNode(this.running()[0]!, (r) => r.cluster('KEYSLOT', key)));
   }
 
   /** Errors each master has answered since it started, by kind (INFO errorstats: `CROSSSLOT` -> count). */
@@ -227,6 +230,41 @@ export class PrivateCluster {
       for (const m of info.matchAll(/^errorstat_([A-Z]+):count=(\d+)/gm)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
     }
     return out;
+  }
+
+  /** The ports of the nodes not killed. */
+  running(): number[] {
+    return this.ports.filter((port) => {
+      const p = this.procs.get(port);
+      return p !== undefined && p.exitCode === null && p.signalCode === null;
+    });
+  }
+
+  /** The master serving a slot now. */
+  async masterOf(slot: number): Promise<number> {
+    const text = await this.onNode(this.running()[0]!, (r) => r.cluster('NODES') as Promise<string>);
+    for (const line of text.split('\n')) {
+      if (!/\bmaster\b/.test(line) || /\bfail\b/.test(line)) continue;
+      for (const range of line.split(' ').slice(8)) {
+        const [lo, hi = lo] = range.split('-').map(Number);
+        if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi) return Number(/:(\d+)@/.exec(line)![1]);
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /** Until a master's replicas have everything it wrote (their offsets reach its own). */
+  async waitReplicated(master: number, timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const info = await this.onNode(master, (r) => r.info('replication'));
+        const own = Number(/^master_repl_offset:(\d+)/m.exec(info)?.[1]);
+        const replicas = [...info.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((m) => Number(m[1]));
+        return replicas.length > 0 && replicas.every((o) => o === own);
+      },
+      `the replicas of ${master}`,
+      timeoutMs,
+    );
   }
 
   /** Kills one node (SIGKILL), as a crash. */
