@@ -1,8 +1,10 @@
 /**
- * The worker: one BullMQ job scheduler per period fires at each period's end
- * plus GRACE_MS; each job closes what has ended (see closer.ts). At start it
- * also queues one catch-up run, so a worker that was down closes the missed
- * buckets at once rather than at the next scheduled end (a day away for 1d).
+ * The worker: BullMQ job schedulers, one per shard of the pairs, fire at
+ * each base period's end plus GRACE_MS; each job closes what has ended for
+ * its shard's pairs (see closer.ts), so several workers share the work. At
+ * start it also queues one catch-up run, so a worker that was down closes
+ * the missed buckets at once rather than at the next scheduled end (a day
+ * away for 1d).
  */
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import {
@@ -12,6 +14,7 @@ import {
   Keys,
   checkMetaWhenReady,
   closeQueueOptions,
+  closeShards,
   closeRedis,
   createRedis,
   enqueueClose,
@@ -23,6 +26,7 @@ import {
   redactText,
   removeUntaggedCloseQueue,
   type CloseJobData,
+  type CloseShard,
   type Logger,
   type PeriodPlan,
   type RedisClient,
@@ -35,7 +39,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-const schedulerId = (baseMs: number) => `close-every-${periodLabel(baseMs)}`;
+const schedulerId = (baseMs: number, shard: CloseShard) => `close-every-${periodLabel(baseMs)}-shard-${shard.index}-of-${shard.of}`;
 
 /**
  * The stored deployment meta against PERIODS (see shared meta.ts): stops on
@@ -82,22 +86,27 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
 
   if (await removeUntaggedCloseQueue(bull, keys)) log.info('removed the close queue of an older Candlestack (its keys had no hash tag)');
 
-  // One scheduler, at each base bucket's end plus the grace time: its job
-  // closes every period due then (one script call per pair closes them
-  // all), so buckets of several periods ending at once cost one pass over
-  // the pairs, not one per period.
-  const id = schedulerId(plan.baseMs);
+  // One scheduler per shard of the pairs, at each base bucket's end plus
+  // the grace time: its job closes every period due then for its pairs (one
+  // script call per pair closes them all), so buckets of several periods
+  // ending at once cost one pass over the pairs, not one per period. The
+  // shards' jobs go to whichever workers are free: several workers share
+  // the work.
+  const shards = closeShards();
+  const ids = new Set(shards.map((shard) => schedulerId(plan.baseMs, shard)));
   for (const s of await queue.getJobSchedulers()) {
-    if (s.key && s.key !== id) {
+    if (s.key && !ids.has(s.key)) {
       await queue.removeJobScheduler(s.key);
       log.info({ scheduler: s.key }, 'removed a scheduler of an earlier configuration');
     }
   }
-  await queue.upsertJobScheduler(
-    id,
-    { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
-    { name: `close every ${periodLabel(plan.baseMs)}`, data: parseCloseJob({}), opts: CLOSE_JOB_OPTIONS },
-  );
+  for (const shard of shards) {
+    await queue.upsertJobScheduler(
+      schedulerId(plan.baseMs, shard),
+      { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
+      { name: `close every ${periodLabel(plan.baseMs)}`, data: parseCloseJob({ shard }), opts: CLOSE_JOB_OPTIONS },
+    );
+  }
   await enqueueClose(queue, 'catch up');
 
   const worker = new Worker<CloseJobData>(
@@ -112,11 +121,10 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
         if (err instanceof CloseJobError) throw new UnrecoverableError(err.message);
         throw err;
       }
-      const r = await closer.run(data.periodMs, (done, total) =>
-        job.updateProgress(Math.round((done / total) * 100)),
-      );
+      const r = await closer.run(data.periodMs, (done, total) => job.updateProgress(Math.round((done / total) * 100)), data.shard);
       const level = r.closed > plan.chain.length * Math.max(r.pairs, 1) * 2 || r.revised > 0 ? 'info' : 'debug';
-      log[level]({ job: job.name, ...r, ms: Date.now() - started }, `${job.name}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
+      const shard = data.shard ? ` (shard ${data.shard.index + 1} of ${data.shard.of})` : '';
+      log[level]({ job: job.name, shard: data.shard?.index, ...r, ms: Date.now() - started }, `${job.name}${shard}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
       return r;
     },
     { ...closeQueueOptions(createRedis(config, 'bullmq'), keys), concurrency: 1 },

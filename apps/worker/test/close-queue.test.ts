@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Keys, Stats, createLogger, enqueueClose, openCloseQueue, parseConfig } from '@candlestack/shared';
+import { CLOSE_SHARDS, Keys, Stats, createLogger, enqueueClose, openCloseQueue, parseConfig } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../../../test/support/redis.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { workerEnv } from '../src/env.js';
@@ -44,7 +44,10 @@ describe('the close queue', () => {
       await waitFor(async () => (await ran()) >= 1, 'the catch-up run');
       const before = await ran();
       await enqueueClose(queue, 'by the contract', { periodMs: 60_000 });
-      await waitFor(async () => (await ran()) > before, 'the queued run');
+      // One job per shard, so that several workers share the run.
+      await waitFor(async () => (await ran()) >= before + CLOSE_SHARDS, 'the queued run');
+      const queued = (await queue.getCompleted()).filter((j) => j.name === 'by the contract');
+      expect(queued.map((j) => j.data.shard?.index).sort()).toEqual([...Array(CLOSE_SHARDS).keys()]);
       await expect(enqueueClose(queue, 'bad', { periodMs: -5 })).rejects.toThrow();
 
       const foreign = await queue.add('foreign', { all: true } as never, { attempts: 5 });

@@ -13,6 +13,29 @@ import type { RedisClient } from './redis.js';
 /** The queue's name (BullMQ forbids `:` in it). */
 export const CLOSE_QUEUE = 'close';
 
+/**
+ * A close run is split into this many jobs, each closing the pairs of one
+ * shard (closeShardOf), so that several workers share the work: two
+ * workers each take about half the jobs. Each shard has its own scheduler.
+ * Each job costs a few commands of its own besides its pairs' (the clock,
+ * the pair list, the counters), hence few shards.
+ */
+export const CLOSE_SHARDS = 4;
+
+/** Which shard of `of` a pair's closes belong to: FNV-1a of its name, stable across processes and versions. */
+export function closeShardOf(pair: string, of: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < pair.length; i++) {
+    h ^= pair.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % of;
+}
+
+const shardSchema = z
+  .strictObject({ index: z.number().int().min(0), of: z.number().int().min(1).max(1024) })
+  .refine((s) => s.index < s.of, 'index must be below of');
+
 /** What a close job carries. Checked when queued and again when run. */
 export const closeJobSchema = z.strictObject({
   /**
@@ -21,9 +44,16 @@ export const closeJobSchema = z.strictObject({
    * a replay).
    */
   periodMs: z.number().int().positive().optional(),
+  /**
+   * Close only the pairs of this shard (closeShardOf(pair, of) === index);
+   * absent, every pair. The shard count travels with the job, so workers
+   * of versions with another CLOSE_SHARDS still close the right pairs.
+   */
+  shard: shardSchema.optional(),
 });
 
 export type CloseJobData = z.infer<typeof closeJobSchema>;
+export type CloseShard = z.infer<typeof shardSchema>;
 
 export class CloseJobError extends Error {}
 
@@ -85,8 +115,17 @@ export const CLOSE_JOB_OPTIONS = {
 
 /**
  * Queues one close run now, named `name` on the board (e.g. "catch up",
- * "close after replay"); `data` as the contract says (default: every period).
+ * "close after replay"); `data` as the contract says (default: every
+ * period). A run over every pair is queued as one job per shard, so the
+ * workers share it.
  */
 export async function enqueueClose(queue: Queue<CloseJobData>, name: string, data: CloseJobData = {}): Promise<void> {
-  await queue.add(name, closeJobSchema.parse(data), CLOSE_JOB_OPTIONS);
+  const run = closeJobSchema.parse(data);
+  const jobs = run.shard ? [run] : closeShards().map((shard) => ({ ...run, shard }));
+  await queue.addBulk(jobs.map((d) => ({ name, data: d, opts: CLOSE_JOB_OPTIONS })));
+}
+
+/** Every shard of CLOSE_SHARDS. */
+export function closeShards(): CloseShard[] {
+  return Array.from({ length: CLOSE_SHARDS }, (_, index) => ({ index, of: CLOSE_SHARDS }));
 }
