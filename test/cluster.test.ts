@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
 import { AppProcess } from './support/processes.js';
 import { PrivateCluster, freePort } from './support/redis-server.js';
@@ -76,6 +77,36 @@ async function allCandles(api: string, expected: Map<string, number>): Promise<R
     `every candle closed at ${api}`,
     40_000,
   );
+}
+
+/**
+ * Subscribes over the API's WebSocket to the first pair's 1m candles, then
+ * publishes a `gap` event on the deployment's channel from a cluster client
+ * of the test's own (again, until it arrives): the message the socket gets.
+ */
+async function liveEventArrives(api: string, channel: string): Promise<Record<string, unknown>> {
+  const ws = new WebSocket(`${api.replace('http', 'ws')}/ws`);
+  const messages: Record<string, unknown>[] = [];
+  ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+  const publisher = createRedis({ REDIS_URL: 'redis://unused', REDIS_CLUSTER_NODES: cluster.nodes }, 'bullmq');
+  try {
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ op: 'subscribe', pair: PAIRS[0], period: '1m' }));
+    await waitFor(() => messages.some((m) => m.type === 'subscribed'), 'subscribed');
+    const event = { type: 'gap', pair: PAIRS[0], period: '1m', from: T0, to: T0 + 60_000 };
+    return await waitFor(
+      async () => {
+        await publisher.publish(channel, JSON.stringify(event));
+        await new Promise((r) => setTimeout(r, 200));
+        return messages.find((m) => m.type === 'gap');
+      },
+      'the live event',
+      15_000,
+    );
+  } finally {
+    ws.close();
+    await closeRedis(publisher);
+  }
 }
 
 describe('on a Redis Cluster', () => {
@@ -187,6 +218,8 @@ describe('on a Redis Cluster', () => {
     // Nothing was lost (the replicas had it all), the API answers and is ready again.
     expect(await allCandles(api, run.expected)).toEqual(run.candles);
     await waitFor(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API ready again', 20_000);
+    // The live feed still hears the deployment's events (PUBLISH reaches every node's subscribers).
+    expect(await liveEventArrives(api, new Keys(clusterPrefix).events())).toMatchObject({ type: 'gap', pair: PAIRS[0], period: '1m' });
     for (const p of procs) expect(p.running, `${p.app} still running`).toBe(true);
   }, 60_000);
 });
