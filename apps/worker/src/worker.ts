@@ -109,6 +109,8 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   }
   await enqueueClose(queue, 'catch up');
 
+  // BullMQ never closes a connection it was given: closed below.
+  const workerConn = createRedis(config, 'bullmq');
   const worker = new Worker<CloseJobData>(
     CLOSE_QUEUE,
     async (job: Job<CloseJobData>) => {
@@ -127,7 +129,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
       log[level]({ job: job.name, shard: data.shard?.index, ...r, ms: Date.now() - started }, `${job.name}${shard}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
       return r;
     },
-    { ...closeQueueOptions(createRedis(config, 'bullmq'), keys), concurrency: 1 },
+    { ...closeQueueOptions(workerConn, keys), concurrency: 1 },
   );
   worker.on('failed', (job, err) =>
     err instanceof UnrecoverableError
@@ -143,6 +145,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
     close() {
       closing ??= (async () => {
         await worker.close();
+        await closeRedis(workerConn);
         await queue.close();
         await closeRedis(bull);
         await closeRedis(redis);
