@@ -145,8 +145,16 @@ describe('on a Redis Cluster', () => {
   it('replays a file into the same candles as on one Redis; every key in its slot, no CROSSSLOT', async () => {
     const ticks = new Map<string, Tick[]>(PAIRS.map((pair, i) => [pair, syntheticTicks(pair, T0, SPAN, 400, i + 1)]));
     const lines = [...ticks.values()].flat().sort((a, b) => a.time - b.time);
+    const json = (t: Tick) => JSON.stringify({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, side: t.side, id: t.id });
+    // Every path that writes: trades in order, then a line that cannot be
+    // read (a dead letter), trades seen before (deduplicated) and trades of
+    // early buckets arriving last (revisions, if their candles are closed by
+    // then: it depends on when the worker runs).
+    const early = lines.filter((_, i) => i % 97 === 0);
+    const inOrder = lines.filter((_, i) => i % 97 !== 0);
+    const text = [...inOrder.map(json), 'not a trade', ...inOrder.slice(0, 20).map(json), ...early.map(json)];
     const file = join(dir, 'trades.jsonl');
-    writeFileSync(file, lines.map((t) => JSON.stringify({ pair: t.pair, time: t.time, price: t.price, quantity: t.quantity, side: t.side, id: t.id })).join('\n') + '\n');
+    writeFileSync(file, text.join('\n') + '\n');
     // With the replay over, every bucket from the pair's first trade to the
     // file's end is closed, flat ones included.
     const end = lines.at(-1)!.time;
@@ -164,6 +172,11 @@ describe('on a Redis Cluster', () => {
     run = { api: onCluster, candles: fromCluster, expected };
     for (const pair of PAIRS.slice(0, 2)) {
       expect(await getJson(`${onCluster}/trades/${pair}?from=${T0}&limit=1000`)).toEqual(await getJson(`${onOne}/trades/${pair}?from=${T0}&limit=1000`));
+    }
+    for (const api of [onCluster, onOne]) {
+      const stats = await (await fetch(`${api}/metrics`)).text();
+      expect(stats, api).toMatch(/^candlestack_ticks_malformed_total 1$/m);
+      expect(stats, api).toMatch(/^candlestack_ticks_duplicate_total 20$/m);
     }
     const pairs = (await getJson(`${onCluster}/pairs`)) as { pairs: { pair: string }[] };
     expect(pairs.pairs.map((p) => p.pair).sort()).toEqual(PAIRS);
