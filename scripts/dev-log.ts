@@ -13,13 +13,29 @@ const COLORS: Record<string, number> = { ingest: 36, worker: 35, api: 32, redis:
 
 const paint = (code: number, text: string) => (tty ? `\x1b[${code}m${text}\x1b[0m` : text);
 
+/** An entry's error, in a few words: the message says the rest. */
+function errorText(err: unknown): string | undefined {
+  if (err === undefined || err === null) return undefined;
+  const text = typeof err === 'string' ? err : typeof err === 'object' && 'message' in err ? String(err.message) : JSON.stringify(err);
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
+}
+
 const pretty = prettyFactory({
   colorize: tty,
   translateTime: 'SYS:HH:MM:ss.l',
   // The prefix names the app already.
   ignore: 'pid,hostname,name',
-  // One line per entry: three apps interleave, and multi-line field dumps drown the messages.
+  // The message alone, one line per entry: three apps interleave, and the
+  // fields (a JSON tail of up to hundreds of characters) drown the messages.
+  // The fields stay in the apps' JSON output (pnpm --filter ./apps/<app> dev).
+  // An error's text is kept: "retrying" says little without it.
+  hideObject: true,
   singleLine: true,
+  messageFormat: (entry, messageKey) => {
+    const msg = String(entry[messageKey] ?? '');
+    const err = errorText(entry.err);
+    return err && !msg.includes(err) ? `${msg} (${err})` : msg;
+  },
 });
 
 function prefix(name: string): string {

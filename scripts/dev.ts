@@ -74,7 +74,7 @@ async function ensureRedis(): Promise<void> {
       `No Redis answers at ${shown}, and there is no redis-server on the PATH. Get one, then run pnpm dev again:\n` +
         `  Debian/Ubuntu:  sudo apt-get install redis-server\n` +
         `  macOS:          brew install redis\n` +
-        `  Docker:         docker compose up -d redis\n` +
+        `  Docker:         docker run -d --name redis -p 127.0.0.1:6379:6379 redis:7-alpine\n` +
         `or point REDIS_URL at a Redis you have.`,
     );
   }
@@ -206,6 +206,32 @@ async function waitForHealth(base: string): Promise<boolean> {
   return false;
 }
 
+const SOURCE_UP = new Set(['connected', 'replaying', 'done']);
+
+/**
+ * Until the ingester says its source delivers (GET /pairs), "up" would be a
+ * lie: a live exchange out of reach shows an empty chart. Says so once, with
+ * the ingester's reason, and again when the reason changes.
+ */
+async function waitForSource(base: string): Promise<boolean> {
+  let said = '';
+  while (!stopping) {
+    try {
+      const res = await fetch(`${base}/pairs`, { signal: AbortSignal.timeout(2_000) });
+      const body = (await res.json()) as { source?: { state?: string; detail?: string } | null };
+      const state = body.source?.state;
+      if (state && SOURCE_UP.has(state)) return true;
+      const why = state ? `${state}${body.source?.detail ? `: ${body.source.detail}` : ''}` : 'the ingester has not reported yet';
+      if (why !== said) say(`waiting for the source (SOURCE=${process.env.SOURCE}): ${why}`);
+      said = why;
+    } catch {
+      // the API is restarting (tsx watch): ask again
+    }
+    await sleep(500);
+  }
+  return false;
+}
+
 function banner(base: string): string {
   const pair = (env('PAIRS') ?? 'BTC_USDT').split(',')[0]!.trim().toUpperCase().replace(/[-/]/, '_');
   const example = pair === 'ALL' || pair === '' ? 'BTC_USDT' : pair;
@@ -230,4 +256,4 @@ process.stdout.on('error', () => void stop(1));
 process.on('exit', () => apps.forEach((app) => signalGroup(app, 'SIGTERM')));
 for (const name of APPS) apps.push(startApp(name));
 const base = apiBase();
-if (await waitForHealth(base)) process.stdout.write(`${banner(base)}\n`);
+if ((await waitForHealth(base)) && (await waitForSource(base))) process.stdout.write(`${banner(base)}\n`);

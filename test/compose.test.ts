@@ -1,7 +1,10 @@
 /**
  * docker-compose.yml: valid for Compose (`config -q`), and, as Compose reads
- * it, Redis that keeps its data and never evicts, and the three apps waiting
- * for it. No Docker engine is needed: `config` only reads the file.
+ * it, Redis that keeps its data and never evicts and is not on the host's
+ * ports, the three apps waiting for it, each passed every variable its app
+ * reads (the apps' own zod schemas say which), each with a health check, and
+ * the board's credentials required. No Docker engine is needed: `config`
+ * only reads the file.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiEnv } from '../apps/api/src/env.js';
+import { ingestEnv } from '../apps/ingest/src/env.js';
+import { workerEnv } from '../apps/worker/src/env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -30,14 +36,22 @@ const emptyEnvFile = join(scratch, 'env');
 writeFileSync(emptyEnvFile, '');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function config(args: string[], env: Record<string, string> = {}) {
+/** The board's credentials, without which the file is refused (see the last test). */
+const ADMIN = { ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' };
+const OVERRIDE = 'docker-compose.redis-port.yml';
+
+function run(args: string[], env: Record<string, string>) {
   const [cmd, ...pre] = compose!;
-  const r = spawnSync(cmd!, [...pre, '--env-file', emptyEnvFile, 'config', ...args], {
+  return spawnSync(cmd!, [...pre, '--env-file', emptyEnvFile, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
+}
+
+function config(args: string[], env: Record<string, string> = ADMIN, files: string[] = []) {
+  const r = run([...files.flatMap((f) => ['-f', f]), 'config', ...args], env);
   if (r.status !== 0) throw new Error(`${compose!.join(' ')} config ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return r.stdout;
 }
@@ -61,10 +75,10 @@ interface Resolved {
 let json: boolean | undefined;
 
 /** The file as Compose resolves it: JSON from Compose v2; v1 prints YAML only, read with the PyYAML it depends on. */
-function resolved(env: Record<string, string> = {}): Resolved {
+function resolved(env: Record<string, string> = ADMIN, files: string[] = []): Resolved {
   if (json !== false) {
     try {
-      const out = JSON.parse(config(['--format', 'json'], env)) as Resolved;
+      const out = JSON.parse(config(['--format', 'json'], env, files)) as Resolved;
       json = true;
       return out;
     } catch (err) {
@@ -73,7 +87,7 @@ function resolved(env: Record<string, string> = {}): Resolved {
     }
   }
   const r = spawnSync('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
-    input: config([], env),
+    input: config([], env, files),
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -116,8 +130,43 @@ describe.skipIf(!compose)(`docker-compose.yml, read by ${compose?.join(' ') ?? '
       expect(s!.depends_on?.redis?.condition, app).toBe('service_healthy');
       expect(s!.restart, app).toBe('unless-stopped');
       expect(s!.environment?.REDIS_URL, app).toBe('redis://redis:6379');
-      expect(s!.environment?.SOURCE, app).toBe('poloniex');
     }
+    expect(services.ingest!.environment?.SOURCE).toBe('poloniex');
+  });
+
+  // A name listed with no value is passed on from the environment or .env
+  // when set there (Compose drops it from `config` when unset), so the
+  // check sets every variable and reads them back.
+  it('passes each app every variable its schema reads, and none it does not', () => {
+    const fixed: Record<string, string> = { REDIS_URL: 'redis://redis:6379', HOST: '0.0.0.0', PORT: '3000', HEALTH_FILE: '/tmp/candlestack.health' };
+    const names = new Set([apiEnv, ingestEnv, workerEnv].flatMap((s) => Object.keys(s.shape)));
+    const env = Object.fromEntries([...names].map((n) => [n, `set-${n}`]));
+    const { services } = resolved(env);
+    for (const [app, schema] of [['api', apiEnv], ['ingest', ingestEnv], ['worker', workerEnv]] as const) {
+      const passed = services[app]!.environment ?? {};
+      expect(Object.keys(passed).sort(), app).toEqual(Object.keys(schema.shape).sort());
+      for (const name of Object.keys(schema.shape)) expect(passed[name], `${app} ${name}`).toBe(fixed[name] ?? `set-${name}`);
+    }
+  });
+
+  it('gives every service a health check; the ingester and the worker read their HEALTH_FILE', () => {
+    const { services } = defaults;
+    for (const name of ['redis', 'ingest', 'worker', 'api']) expect(words(services[name]!.healthcheck?.test), name).not.toBe('');
+    for (const app of ['ingest', 'worker']) {
+      const s = services[app]!;
+      const file = s.environment?.HEALTH_FILE;
+      expect(file, app).toMatch(/^\//);
+      expect(words(s.healthcheck?.test), app).toContain(file!);
+    }
+    expect(words(services.api!.healthcheck?.test)).toContain('/healthz');
+  });
+
+  it('does not publish Redis on the host, unless with the override file', () => {
+    expect(defaults.services.redis!.ports ?? []).toEqual([]);
+    const ports = (resolved(ADMIN, ['docker-compose.yml', OVERRIDE]).services.redis!.ports ?? []).map((p) =>
+      typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`,
+    );
+    expect(ports).toEqual(['127.0.0.1:6379:6379']);
   });
 
   it('publishes the API on loopback only, listening on every address inside its container', () => {
@@ -130,8 +179,18 @@ describe.skipIf(!compose)(`docker-compose.yml, read by ${compose?.join(' ') ?? '
   });
 
   it('takes SOURCE and the admin credentials from the environment', () => {
-    const { services } = resolved({ SOURCE: 'simulated', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
-    for (const app of ['ingest', 'worker', 'api']) expect(services[app]!.environment?.SOURCE, app).toBe('simulated');
-    expect(services.api!.environment).toMatchObject({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'secret' });
+    const { services } = resolved({ SOURCE: 'simulated', ...ADMIN });
+    expect(services.ingest!.environment?.SOURCE).toBe('simulated');
+    expect(services.api!.environment).toMatchObject(ADMIN);
+  });
+
+  // Without them the API in its container (HOST=0.0.0.0) would refuse to
+  // start and be restarted forever: Compose refuses at once instead.
+  it('refuses to run without ADMIN_USER and ADMIN_PASSWORD, saying to set them in .env', () => {
+    for (const env of [{}, { ADMIN_USER: 'ops' }, { ADMIN_PASSWORD: 'secret' }] as Record<string, string>[]) {
+      const r = run(['config', '-q'], env);
+      expect(r.status, JSON.stringify(env)).not.toBe(0);
+      expect(r.stderr).toMatch(/set ADMIN_USER and ADMIN_PASSWORD in \.env/);
+    }
   });
 });

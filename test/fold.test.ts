@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { candlesFromTicks, encodeStored, foldBatch, packTrades, unpackTrades, type Tick } from '@candlestack/shared';
+import { TradeBatch, candlesFromTicks, encodeStored, foldBatch, packTrades, unpackTrades, type Tick } from '@candlestack/shared';
 import { fuzzParams } from './support/fuzz.js';
 import { TEST_REDIS_URL } from './support/redis.js';
 
@@ -16,8 +16,13 @@ const redis = new Redis(TEST_REDIS_URL);
 afterAll(() => redis.disconnect());
 
 const T0 = Date.UTC(2024, 0, 1);
-/** Decimals that fit a double's exact integers (the fast path), and long ones that do not (24 digits a side). */
+/**
+ * Decimals that fit a double's exact integers (the fast path), 16-digit
+ * integers past 2^53 (distinct decimals, one double), and long ones that do
+ * not fit (24 digits a side).
+ */
 const dec = fc.oneof(
+  { weight: 1, arbitrary: fc.bigInt({ min: 9_007_199_254_740_990n, max: 9_007_199_254_741_010n }).map(String) },
   { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 99_999_999 })).map(([i, f]) => (f === 0 ? `${i + 1}` : `${i}.${String(f).replace(/0+$/, '')}`)) },
   {
     weight: 1,
@@ -48,6 +53,18 @@ describe('the production fold', () => {
         const folded = foldBatch(ticks, 60_000).sort((a, b) => a.time - b.time);
         expect(folded).toEqual(candlesFromTicks(ticks, 60_000).filter((c) => c.trades > 0));
         expect(unpackTrades(packTrades(ticks))).toEqual(ticks.map(({ pair: _p, amount: _a, ...t }) => t));
+        // The ingester's way: folded and packed one trade at a time, from a
+        // small buffer that has to grow; the trades come back whole.
+        const batch = new TradeBatch(60_000, 8);
+        for (const t of ticks) batch.push(t);
+        expect(batch.count).toBe(ticks.length);
+        expect(batch.maxTime).toBe(Math.max(...ticks.map((t) => t.time)));
+        expect(batch.packed().toString('latin1')).toBe(packTrades(ticks));
+        expect(batch.candles().sort((a, b) => a.time - b.time)).toEqual(folded);
+        const args: (string | number | Buffer)[] = [];
+        batch.encodedCandles(args);
+        expect(args).toEqual(batch.candles().flatMap((c) => [c.time, encodeStored(c)]));
+        expect(batch.ticks('A_B')).toEqual(ticks);
       }),
       fuzzParams(300),
     );

@@ -1,5 +1,5 @@
 /**
- * The API's environment (names and defaults: DESIGN.md), parsed once at
+ * The API's environment (docs/configuration.md), parsed once at
  * start with `loadConfig(apiEnv)`. A bad value stops the process with one
  * line naming the variable, the value and what is allowed.
  */
@@ -25,8 +25,8 @@ export const apiEnv = z
     ADMIN_PASSWORD: z.string().optional(),
     // Requests per minute per client address; 0 turns the limit off.
     RATE_LIMIT: intEnv(0, 1_000_000).default(1200),
-    // Not in DESIGN.md: other sites' origins allowed to GET the API from a
-    // browser (and to open /ws); unset, only the API's own pages may.
+    // Other sites' origins allowed to GET the API from a browser (and to
+    // open /ws); unset, only the API's own pages may.
     CORS_ORIGINS: parsedEnv(parseOrigins).default([]),
   })
   .superRefine((env, ctx) => {

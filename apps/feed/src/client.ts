@@ -7,7 +7,7 @@
  * up once, and says so through `status` meanwhile.
  */
 import WebSocket from 'ws';
-import type { Candle } from '@candlestack/shared';
+import { Backoff, type BackoffOptions, type Candle } from '@candlestack/shared';
 import { describeError, fetchCandles, fetchPairs } from './http.js';
 import { serverMessageSchema, type PairsInfo, type ServerMessage } from './messages.js';
 import type { ConnectionStatus } from './state.js';
@@ -33,7 +33,7 @@ export interface ClientOptions {
   readonly limit: number;
   readonly events: FeedEvents;
   /** Reconnect delays: the first, and the cap. */
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  readonly backoff?: BackoffOptions;
   /** How often /pairs is asked again, for new pairs and the source's state. */
   readonly refreshMs?: number;
   /** The server pings every 30 s: this long without a word, the link is dead. */
@@ -51,7 +51,7 @@ export class FeedClient {
   private ws: WebSocket | undefined;
   /** Which connection is current: answers meant for an older one are dropped. */
   private generation = 0;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private lastError = '';
   private up = false;
   private closing: Promise<void> | undefined;
@@ -60,7 +60,10 @@ export class FeedClient {
   private silenceTimer: NodeJS.Timeout | undefined;
   private started: { resolve: () => void; reject: (err: Error) => void; deadline: number } | undefined;
 
-  constructor(private readonly opts: ClientOptions) {}
+  constructor(private readonly opts: ClientOptions) {
+    // The random upper half of each delay keeps many feeds from returning in step.
+    this.backoff = new Backoff(opts.backoff ?? { initialMs: 500, maxMs: 30_000 });
+  }
 
   /**
    * Connects for `pairs`. Resolves once the socket is open; rejects when it
@@ -141,7 +144,7 @@ export class FeedClient {
       return;
     }
     // A good message: the link works, so the next loss starts the backoff afresh.
-    this.failures = 0;
+    this.backoff.reset();
     if (msg.type === 'error') return this.opts.events.problem(msg.message);
     if (msg.type === 'unsubscribed' || msg.period !== this.opts.period || !this.pairs.has(msg.pair)) return;
     // A gap: candles changed that were not each sent (a catch-up of
@@ -191,7 +194,7 @@ export class FeedClient {
       this.lastError ||
       (code === 1006 ? 'connection lost' : `closed by the server (${code}${reason ? ` ${reason}` : ''})`);
     this.lastError = '';
-    const delay = this.nextDelay();
+    const delay = this.backoff.next();
     if (this.started && Date.now() + delay > this.started.deadline) {
       this.started.reject(new Error(why));
       this.started = undefined;
@@ -199,17 +202,9 @@ export class FeedClient {
     }
     // Before the first success the caller is still waiting on start(): nothing to show yet.
     if (!this.started) {
-      this.opts.events.status({ kind: 'reconnecting', attempt: this.failures, retryAt: Date.now() + delay, reason: why });
+      this.opts.events.status({ kind: 'reconnecting', attempt: this.backoff.failures, retryAt: Date.now() + delay, reason: why });
     }
     this.retryTimer = setTimeout(() => this.connect(), delay);
-  }
-
-  /** Capped exponential backoff; the random upper half keeps many feeds from returning in step. */
-  private nextDelay(): number {
-    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    const step = Math.min(maxMs, initialMs * 2 ** Math.min(this.failures, 20));
-    this.failures++;
-    return Math.round(step / 2 + (Math.random() * step) / 2);
   }
 
   private heardFrom(ws: WebSocket): void {

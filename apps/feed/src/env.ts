@@ -1,5 +1,5 @@
 /**
- * The feed's environment (names and defaults: DESIGN.md): where the API is.
+ * The feed's environment (docs/configuration.md): where the API is.
  * `API_URL` wins; without it the feed talks to the address the API itself
  * would listen on (`HOST`, `PORT`), so one `.env` serves both.
  */

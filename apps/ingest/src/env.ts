@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, intEnv, pairsEnv, parsedEnv, refineCommon } from '@candlestack/shared';
+import { commonEnv, healthFileEnv, intEnv, pairsEnv, parsedEnv, refineCommon } from '@candlestack/shared';
 
 const url = (schemes: string[]) =>
   z.string().refine((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), `a ${schemes.join(' or ')}// URL`);
@@ -10,7 +10,7 @@ const speed = parsedEnv((s) => {
   return n;
 });
 
-/** The ingester's environment (DESIGN.md, "Configuration"). */
+/** The ingester's environment (docs/configuration.md). */
 export const ingestEnv = z.object({
   ...commonEnv,
   SOURCE: z.enum(['poloniex', 'simulated', 'replay']).default('poloniex'),
@@ -25,8 +25,9 @@ export const ingestEnv = z.object({
     if (!/^\d+(\.\d+)?$/.test(s.trim()) || n <= 0 || n > 100_000) throw new Error('trades per second per pair, more than 0 and at most 100000');
     return n;
   }).default(20),
-  /** Not in DESIGN.md: the bound of the in-memory buffer while Redis is away. */
+  /** The bound of the in-memory buffer while Redis is away. */
   INGEST_BUFFER: intEnv(1_000, 10_000_000).default(500_000),
+  HEALTH_FILE: healthFileEnv,
 }).superRefine(refineCommon);
 
 export type IngestConfig = z.infer<typeof ingestEnv>;

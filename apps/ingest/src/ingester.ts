@@ -33,7 +33,7 @@ import {
 import { DeadLetters } from './dead-letters.js';
 import type { IngestConfig } from './env.js';
 import type { ReplayMark, ReplayResume, Source, SourceSink } from './source.js';
-import { TickWriter, type Pending } from './tick-writer.js';
+import { TickWriter } from './tick-writer.js';
 
 const HEARTBEAT_MS = 5_000;
 const REDIS_READY_WAIT_MS = 10_000;
@@ -201,7 +201,6 @@ export class Ingester {
       const last = replay.positions[replay.positions.length - 1];
       r.next = Math.max(r.next, replay.mark.pos, last === undefined ? -1 : last + 1);
     }
-    const out: Pending[] = [];
     const wall = (this.opts.wallClock ?? Date.now)();
     for (let i = 0; i < raw.length; i++) {
       const pos = replay?.positions[i];
@@ -241,9 +240,9 @@ export class Ingester {
         const written = r.written.get(tick.pair) ?? (await this.writtenPosition(tick.pair));
         if (pos <= written) continue;
       }
-      out.push(pos === undefined ? { tick, clock: this.clockNow(wall) } : { tick, clock: this.clockNow(wall), pos });
+      this.writer.add(tick, this.clockNow(wall), pos);
     }
-    this.writer.push(out);
+    this.writer.schedule();
     await Promise.all([this.writer.room(), this.deadLetters.room()]);
   }
 
@@ -366,6 +365,11 @@ export class Ingester {
       onLibraryError(this.queue.queue, this.log, 'close queue');
     }
     await enqueueClose(this.queue.queue, 'close after replay');
+  }
+
+  /** The source's state as last reported (connecting, connected, ..., done). */
+  get sourceState(): SourceState {
+    return this.state;
   }
 
   /** Stops the source, writes what is buffered (while Redis answers), stops. Idempotent. */

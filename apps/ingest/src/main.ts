@@ -1,5 +1,5 @@
 /** The ingester process: `pnpm --filter ./apps/ingest dev`. */
-import { ConfigError, configSecrets, createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, configSecrets, createLogger, keepHealthFile, loadConfig } from '@candlestack/shared';
 import { ingestEnv } from './env.js';
 import { Ingester } from './ingester.js';
 import { SourceConfigError, createSource } from './sources/index.js';
@@ -18,11 +18,18 @@ try {
   throw err;
 }
 const ingester = new Ingester(config, source, log);
+// Healthy: Redis answers and the source delivers (or its replay is done),
+// the same source states /readyz accepts.
+const HEALTHY_STATES = new Set(['connected', 'replaying', 'done']);
+const health = config.HEALTH_FILE
+  ? keepHealthFile(config.HEALTH_FILE, async () => HEALTHY_STATES.has(ingester.sourceState) && (await ingester.redis.ping()) === 'PONG', log)
+  : undefined;
 
 let stopping = false;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
+  health?.stop();
   log.info({ signal }, 'stopping');
   void ingester.close().then(() => process.exit(0));
 };

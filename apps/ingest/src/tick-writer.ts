@@ -10,18 +10,17 @@
  * those go to the dead letters, the rest are written, and nothing is
  * retried for ever. Each pair's batch is written on its own: a failing pair
  * never holds up the others.
+ *
+ * A trade is folded and packed into its pair's open batch as it is pushed
+ * (fold.ts TradeBatch): what waits is bytes and one partial candle per
+ * bucket, not an object per trade. That changes nothing of what a crash
+ * can do: until its batch's script call has returned, a trade is only in
+ * this process's memory, as before, and a batch is written whole or not at
+ * all; a replay stores with each write the position of the batch's last
+ * trade, and resumes from the oldest position not yet written.
  */
-import { isScriptFault, type CounterName, type Logger, type Stats, type Tick, type TickStore } from '@candlestack/shared';
+import { TradeBatch, isScriptFault, type CounterName, type Logger, type Stats, type Tick, type TickStore } from '@candlestack/shared';
 import type { DeadLetters } from './dead-letters.js';
-
-/** A tick waiting to be written, with what the store needs to know of its arrival. */
-export interface Pending {
-  readonly tick: Tick;
-  /** The source's clock when it was accepted (see AddOptions.clock). */
-  readonly clock: number;
-  /** For a replay: its position in the file. */
-  readonly pos?: number;
-}
 
 export interface TickWriterOptions {
   /** Most ticks held in memory while Redis is unreachable. */
@@ -36,9 +35,18 @@ export interface TickWriterOptions {
   readonly onFlushed?: (maxTime: number) => Promise<void>;
 }
 
+/** Up to batchSize trades of one pair waiting for one script call. */
+interface Waiting {
+  readonly batch: TradeBatch;
+  /** The source's clock when its first trade was accepted (see AddOptions.clock). */
+  readonly clock: number;
+  /** For a replay: each trade's position in the file, in push order. */
+  readonly positions: number[] | undefined;
+}
+
 export class TickWriter {
-  private buffer = new Map<string, Pending[]>();
-  private inFlight = new Map<string, readonly Pending[]>();
+  private buffer = new Map<string, Waiting[]>();
+  private inFlight = new Map<string, readonly Waiting[]>();
   private size = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -76,29 +84,48 @@ export class TickWriter {
   /** The smallest replay position not yet written (Infinity if none). */
   get lowestPending(): number {
     let min = Infinity;
-    for (const list of this.inFlight.values()) if (list[0]?.pos !== undefined && list[0].pos < min) min = list[0].pos;
-    for (const list of this.buffer.values()) if (list[0]?.pos !== undefined && list[0].pos < min) min = list[0].pos;
+    for (const list of [...this.inFlight.values(), ...this.buffer.values()]) {
+      const p = list[0]?.positions?.[0];
+      if (p !== undefined && p < min) min = p;
+    }
     return min;
   }
 
-  push(entries: readonly Pending[]): void {
-    for (const e of entries) {
-      if (this.size >= this.opts.maxBuffer) {
-        this.count('ticks_dropped_total', 1);
-        const now = Date.now();
-        if (now - this.lastDropLog > 5_000) {
-          this.lastDropLog = now;
-          this.log.error({ buffered: this.size, dropped: this.pending.ticks_dropped_total }, 'ingest buffer full (Redis away too long): dropping trades');
-        }
-        continue;
+  /** Takes one trade, accepted at the source's `clock` (see AddOptions.clock); schedule() sends it. */
+  add(tick: Tick, clock: number, pos?: number): void {
+    if (this.size >= this.opts.maxBuffer) {
+      this.count('ticks_dropped_total', 1);
+      const now = Date.now();
+      if (now - this.lastDropLog > 5_000) {
+        this.lastDropLog = now;
+        this.log.error({ buffered: this.size, dropped: this.pending.ticks_dropped_total }, 'ingest buffer full (Redis away too long): dropping trades');
       }
-      let list = this.buffer.get(e.tick.pair);
-      if (!list) this.buffer.set(e.tick.pair, (list = []));
-      list.push(e);
-      this.size++;
-      if (list.length >= this.opts.batchSize) this.full = true;
+      return;
     }
-    this.schedule();
+    let list = this.buffer.get(tick.pair);
+    if (!list) this.buffer.set(tick.pair, (list = []));
+    let w = list[list.length - 1];
+    if (w === undefined || w.batch.count >= this.opts.batchSize) {
+      w = { batch: new TradeBatch(this.store.plan.baseMs), clock, positions: pos === undefined ? undefined : [] };
+      list.push(w);
+    }
+    w.batch.push(tick);
+    if (pos !== undefined) w.positions?.push(pos);
+    this.size++;
+    if (w.batch.count >= this.opts.batchSize) this.full = true;
+  }
+
+  /** Sends what add() took: now if a batch is full or much waits, else within flushMs. */
+  schedule(): void {
+    if (this.timer || this.flushing || this.closed) return;
+    // Now when a pair has a whole batch waiting, or many trades wait in all;
+    // else after flushMs, so that a quiet source's trades still go within
+    // that time, and a busy one over many pairs sends batches, not trades.
+    const delay = this.redisDown ? this.retryMs : this.full || this.size >= this.opts.flushAt ? 0 : this.opts.flushMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
   }
 
   /**
@@ -133,18 +160,6 @@ export class TickWriter {
     await this.flushing;
   }
 
-  private schedule(): void {
-    if (this.timer || this.flushing || this.closed) return;
-    // Now when a pair has a whole batch waiting, or many trades wait in all;
-    // else after flushMs, so that a quiet source's trades still go within
-    // that time, and a busy one over many pairs sends batches, not trades.
-    const delay = this.redisDown ? this.retryMs : this.full || this.size >= this.opts.flushAt ? 0 : this.opts.flushMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, delay);
-  }
-
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     this.flushing = this.doFlush().finally(() => {
@@ -167,7 +182,7 @@ export class TickWriter {
     this.inFlight = batch;
     this.size = 0;
     this.full = false;
-    const failed = new Map<string, Pending[]>();
+    const failed = new Map<string, Waiting[]>();
     const newPairs = [...batch.keys()].filter((p) => !this.registered.has(p));
     try {
       if (newPairs.length > 0) {
@@ -181,15 +196,15 @@ export class TickWriter {
     }
     let flushedMax = -Infinity;
     await Promise.all(
-      [...batch].map(async ([pair, entries]) => {
-        for (let i = 0; i < entries.length; i += this.opts.batchSize) {
-          const chunk = entries.slice(i, i + this.opts.batchSize);
+      [...batch].map(async ([pair, list]) => {
+        for (let i = 0; i < list.length; i++) {
+          const w = list[i]!;
           try {
-            await this.write(pair, chunk);
-            for (const e of chunk) if (e.tick.time > flushedMax) flushedMax = e.tick.time;
+            await this.write(pair, w);
+            if (w.batch.maxTime > flushedMax) flushedMax = w.batch.maxTime;
           } catch (err) {
-            // Keep this chunk and the rest of the pair, in order, for the retry.
-            failed.set(pair, entries.slice(i));
+            // Keep this batch and the rest of the pair, in order, for the retry.
+            failed.set(pair, list.slice(i));
             this.failed(err);
             return;
           }
@@ -214,35 +229,35 @@ export class TickWriter {
   }
 
   /**
-   * One script call for one pair's chunk; on a script fault, halves until
+   * One script call for one pair's batch; on a script fault, halves until
    * the trades at fault are found and set aside. Throws only what retrying
    * may cure (Redis away).
    */
-  private async write(pair: string, chunk: readonly Pending[]): Promise<void> {
-    const last = chunk[chunk.length - 1]!;
-    const position = last.pos !== undefined && this.positionTag !== undefined ? `${this.positionTag}:${last.pos}` : undefined;
+  private async write(pair: string, w: Waiting): Promise<void> {
+    const last = w.positions?.[w.positions.length - 1];
+    const position = last !== undefined && this.positionTag !== undefined ? `${this.positionTag}:${last}` : undefined;
     try {
-      const r = await this.store.addTicks(
-        pair,
-        chunk.map((e) => e.tick),
-        { clock: chunk[0]!.clock, ...(position !== undefined && { replayPosition: position }) },
-      );
-      for (const i of r.refused) {
-        const e = chunk[i]!;
-        // Counted by the script (ticks_out_of_window_total); the entry only records why.
-        this.deadLetters.add({
-          reason: `trade ${e.tick.id} of ${pair} at ${new Date(e.tick.time).toISOString()} is older than the pair's time bound (MAX_LATE behind the source's clock)`,
-          sample: JSON.stringify(e.tick),
-        });
+      const r = await this.store.addBatch(pair, w.batch, { clock: w.clock, ...(position !== undefined && { replayPosition: position }) });
+      if (r.refused.length > 0) {
+        const ticks = w.batch.ticks(pair);
+        for (const i of r.refused) {
+          const t = ticks[i]!;
+          // Counted by the script (ticks_out_of_window_total); the entry only records why.
+          this.deadLetters.add({
+            reason: `trade ${t.id} of ${pair} at ${new Date(t.time).toISOString()} is older than the pair's time bound (MAX_LATE behind the source's clock)`,
+            sample: JSON.stringify(t),
+          });
+        }
       }
     } catch (err) {
       if (!isScriptFault(err)) throw err;
-      if (chunk.length === 1) {
-        const e = chunk[0]!;
-        this.log.error({ pair, id: e.tick.id, err: (err as Error).message.slice(0, 300) }, 'a trade makes the store fail: set aside');
+      const ticks = w.batch.ticks(pair);
+      if (ticks.length === 1) {
+        const t = ticks[0]!;
+        this.log.error({ pair, id: t.id, err: (err as Error).message.slice(0, 300) }, 'a trade makes the store fail: set aside');
         this.deadLetters.add({
           reason: `storing this trade failed in Redis: ${(err as Error).message}`,
-          sample: JSON.stringify(e.tick),
+          sample: JSON.stringify(t),
           // No replay position: on a resume this trade is past its pair's
           // stored position only if the crash came before the rest of its
           // batch was written; then it is set aside again (and counted
@@ -251,9 +266,16 @@ export class TickWriter {
         });
         return;
       }
-      const half = Math.ceil(chunk.length / 2);
-      await this.write(pair, chunk.slice(0, half));
-      await this.write(pair, chunk.slice(half));
+      // Each half stores the position of its own last trade: a crash
+      // between the halves must not mark the second as written.
+      const half = Math.ceil(ticks.length / 2);
+      const part = (from: number, to: number): Waiting => ({
+        batch: TradeBatch.of(ticks.slice(from, to), w.batch.baseMs),
+        clock: w.clock,
+        positions: w.positions?.slice(from, to),
+      });
+      await this.write(pair, part(0, half));
+      await this.write(pair, part(half, ticks.length));
     }
   }
 
@@ -268,13 +290,15 @@ export class TickWriter {
     }
   }
 
-  /** Puts unwritten ticks back in front of anything that arrived meanwhile. */
-  private requeue(batch: Map<string, Pending[]>): void {
-    for (const [pair, entries] of batch) {
+  /** Puts unwritten batches back in front of anything that arrived meanwhile. */
+  private requeue(batch: Map<string, readonly Waiting[]>): void {
+    for (const [pair, list] of batch) {
       const later = this.buffer.get(pair) ?? [];
-      this.buffer.set(pair, [...entries, ...later]);
-      this.size += entries.length;
-      if (entries.length + later.length >= this.opts.batchSize) this.full = true;
+      this.buffer.set(pair, [...list, ...later]);
+      for (const w of list) {
+        this.size += w.batch.count;
+        if (w.batch.count >= this.opts.batchSize) this.full = true;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { commonEnv, refineCommon } from '@candlestack/shared';
+import { commonEnv, healthFileEnv, refineCommon } from '@candlestack/shared';
 
-/** The worker's environment (DESIGN.md, "Configuration"). */
-export const workerEnv = z.object({ ...commonEnv }).superRefine(refineCommon);
+/** The worker's environment (docs/configuration.md). */
+export const workerEnv = z.object({ ...commonEnv, HEALTH_FILE: healthFileEnv }).superRefine(refineCommon);
 
 export type WorkerConfig = z.infer<typeof workerEnv>;

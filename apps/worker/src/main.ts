@@ -1,5 +1,5 @@
 /** The worker process: `pnpm --filter ./apps/worker dev`. */
-import { ConfigError, configSecrets, createLogger, loadConfig } from '@candlestack/shared';
+import { ConfigError, configSecrets, createLogger, keepHealthFile, loadConfig } from '@candlestack/shared';
 import { workerEnv } from './env.js';
 import { startWorker } from './worker.js';
 
@@ -17,11 +17,14 @@ try {
   throw err;
 }
 
+const health = config.HEALTH_FILE ? keepHealthFile(config.HEALTH_FILE, () => worker!.healthy(), log) : undefined;
+
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
+    health?.stop();
     log.info({ signal }, 'stopping');
     void worker!.close().then(() => process.exit(0));
   });

@@ -36,6 +36,8 @@ import type { WorkerConfig } from './env.js';
 
 export interface RunningWorker {
   readonly queue: Queue<CloseJobData>;
+  /** Redis answers and the close worker runs (what HEALTH_FILE reports). */
+  healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,9 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   let closing: Promise<void> | undefined;
   return {
     queue,
+    async healthy() {
+      return closing === undefined && worker.isRunning() && (await redis.ping()) === 'PONG';
+    },
     close() {
       closing ??= (async () => {
         await worker.close();

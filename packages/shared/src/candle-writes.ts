@@ -3,7 +3,7 @@
  * (lua/add-ticks.lua), and what a source needs to resume after a restart.
  */
 import { compareIds, type Tick } from './candle.js';
-import { encodeStored, foldBatch, packTrades } from './fold.js';
+import { TradeBatch } from './fold.js';
 import type { LiveEvent } from './events.js';
 import type { Keys } from './keys.js';
 import type { PeriodPlan } from './period.js';
@@ -56,20 +56,22 @@ export class TickStore {
    * with that write. A crash at any instant leaves each trade either stored,
    * folded and counted, or not at all.
    */
-  async addTicks(pair: string, ticks: readonly Tick[], opts: AddOptions = {}): Promise<AddResult> {
-    if (ticks.length === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
-    let newest = -Infinity;
-    for (const t of ticks) if (t.time > newest) newest = t.time;
-    const clock = opts.clock ?? newest;
+  addTicks(pair: string, ticks: readonly Tick[], opts: AddOptions = {}): Promise<AddResult> {
+    return this.addBatch(pair, TradeBatch.of(ticks, this.plan.baseMs), opts);
+  }
+
+  /** addTicks() of trades already folded and packed as they came (the ingester's way). */
+  async addBatch(pair: string, batch: TradeBatch, opts: AddOptions = {}): Promise<AddResult> {
+    if (batch.count === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
+    const clock = opts.clock ?? batch.maxTime;
     const k = this.keys;
     const keys = [k.ticks(pair), k.ids(pair), k.seen(pair), k.state(pair), k.candles(pair, this.plan.baseMs), k.revised(pair)];
-    // Indexes (into `ticks`) still to be written.
-    let live = ticks.map((_, i) => i);
+    // Indexes (into the first batch) still to be written; built on a resend only.
+    let live: number[] | undefined;
     let duplicates = 0;
     const refused: number[] = [];
     for (;;) {
-      const batch = live.map((i) => ticks[i]!);
-      const args: (string | number)[] = [
+      const args: (string | number | Buffer)[] = [
         this.plan.baseMs,
         this.opts.tickRetentionMs,
         this.opts.maxLateMs,
@@ -77,21 +79,27 @@ export class TickStore {
         opts.replayPosition ?? '',
         duplicates,
         refused.length,
-        packTrades(batch),
+        batch.packed(),
       ];
-      for (const c of foldBatch(batch, this.plan.baseMs)) args.push(c.time, encodeStored(c));
+      batch.encodedCandles(args);
       const r = await this.redis.addTicks(...keys, ...args);
       if (Number(r[0]) !== -1) {
         return { added: Number(r[0]), duplicates, late: Number(r[1]), refused: refused.sort((a, b) => a - b) };
       }
+      const ticks = batch.ticks(pair);
+      live ??= ticks.map((_, i) => i);
       const drop = new Set<number>();
       for (let j = 1; j + 1 < r.length; j += 2) {
-        const at = live[Number(r[j])]!;
-        drop.add(at);
-        if (r[j + 1] === 'r') refused.push(at);
+        const i = Number(r[j]);
+        drop.add(i);
+        if (r[j + 1] === 'r') refused.push(live[i]!);
         else duplicates++;
       }
-      live = live.filter((i) => !drop.has(i));
+      live = live.filter((_, i) => !drop.has(i));
+      batch = TradeBatch.of(
+        ticks.filter((_, i) => !drop.has(i)),
+        this.plan.baseMs,
+      );
     }
   }
 

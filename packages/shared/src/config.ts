@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (names and defaults: DESIGN.md). Each
+ * Configuration from the environment (names and defaults: docs/configuration.md). Each
  * app composes its own zod schema from these fields and parses it once at
  * start; a bad value stops the process with one line per variable naming it,
  * the value and what is allowed.
@@ -108,6 +108,12 @@ export const commonEnv = {
   CANDLE_RETENTION: parsed(parseCandleRetention).default(new Map<number, number>()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
+
+/**
+ * `HEALTH_FILE` (ingest, worker): a file rewritten every few seconds while
+ * the process is healthy, for a container's health check (health-file.ts).
+ */
+export const healthFileEnv = z.string().min(1, 'a file path').optional();
 
 /** `PAIRS`: a list of pairs, or "all". */
 export const pairsEnv = parsed<string[] | 'all'>((s) => {

@@ -6,7 +6,7 @@
  * with): open and close are the first and last trade by (time, id), high and
  * low by value, volumes summed exactly. And the batch packed for the stream.
  */
-import { compareTrades, type StoredCandle, type Tick } from './candle.js';
+import { compareIds, type StoredCandle, type Tick } from './candle.js';
 import * as D from './decimal.js';
 
 interface Mutable {
@@ -15,6 +15,9 @@ interface Mutable {
   high: string;
   low: string;
   close: string;
+  /** high and low as doubles (NaN when longer than 16 characters). */
+  highN: number;
+  lowN: number;
   volume: Sum;
   quoteVolume: Sum;
   trades: number;
@@ -33,18 +36,27 @@ class Sum {
   private units = 0;
   private scale = 0;
   private text: string | undefined;
+  /** The only value so far: most buckets of a sparse pair hold one trade, and need no arithmetic. */
+  private single: string | undefined;
 
   constructor(first: string) {
-    this.add(first);
+    this.single = first;
   }
 
   add(s: string): void {
+    if (this.single !== undefined) {
+      const first = this.single;
+      this.single = undefined;
+      this.add(first);
+    }
     if (this.text === undefined) {
       const dot = s.indexOf('.');
       const scale = dot < 0 ? 0 : s.length - dot - 1;
       const digits = dot < 0 ? s.length : s.length - 1;
       if (digits <= 15 && scale <= 22) {
-        const x = dot < 0 ? Number(s) : Number(s.slice(0, dot) + s.slice(dot + 1));
+        // Exact: the units are below 10^15, so the double's error (a few
+        // parts in 10^16 from the parse and the product) stays under 0.5.
+        const x = dot < 0 ? Number(s) : Math.round(Number(s) * POW10[scale]!);
         const to = Math.max(scale, this.scale);
         const u = this.units * POW10[to - this.scale]! + x * POW10[to - scale]!;
         if (Number.isSafeInteger(u)) {
@@ -59,13 +71,15 @@ class Sum {
   }
 
   value(): string {
+    if (this.single !== undefined) return this.single;
     if (this.text !== undefined) return this.text;
     if (this.scale === 0) return String(this.units);
     let digits = String(this.units);
     if (digits.length <= this.scale) digits = '0'.repeat(this.scale - digits.length + 1) + digits;
-    const int = digits.slice(0, digits.length - this.scale);
-    const frac = digits.slice(digits.length - this.scale).replace(/0+$/, '');
-    return frac ? `${int}.${frac}` : int;
+    const point = digits.length - this.scale;
+    let end = digits.length;
+    while (end > point && digits.charCodeAt(end - 1) === 48) end--;
+    return end === point ? digits.slice(0, point) : `${digits.slice(0, point)}.${digits.slice(point, end)}`;
   }
 }
 
@@ -73,48 +87,171 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** The batch's partial candles, one per base bucket touched, in the order first touched. */
 export function foldBatch(ticks: readonly Tick[], baseMs: number): StoredCandle[] {
-  return foldMutable(ticks, baseMs).map((c) => ({ ...c, volume: c.volume.value(), quoteVolume: c.quoteVolume.value() }));
+  const byBucket = new Map<number, Mutable>();
+  for (const t of ticks) foldInto(byBucket, t, baseMs);
+  return finish(byBucket);
 }
 
-function foldMutable(ticks: readonly Tick[], baseMs: number): Mutable[] {
-  const byBucket = new Map<number, Mutable>();
-  for (const t of ticks) {
-    const b = Math.floor(t.time / baseMs) * baseMs;
-    const c = byBucket.get(b);
-    if (c === undefined) {
-      byBucket.set(b, {
-        time: b,
-        open: t.price,
-        high: t.price,
-        low: t.price,
-        close: t.price,
-        volume: new Sum(t.quantity),
-        quoteVolume: new Sum(t.amount),
-        trades: 1,
-        ot: t.time,
-        oi: t.id,
-        ct: t.time,
-        ci: t.id,
-      });
-      continue;
-    }
-    if (compareTrades(t, { time: c.ot, id: c.oi }) < 0) {
-      c.open = t.price;
-      c.ot = t.time;
-      c.oi = t.id;
-    }
-    if (compareTrades(t, { time: c.ct, id: c.ci }) > 0) {
-      c.close = t.price;
-      c.ct = t.time;
-      c.ci = t.id;
-    }
-    if (D.compare(t.price, c.high) > 0) c.high = t.price;
-    if (D.compare(t.price, c.low) < 0) c.low = t.price;
-    c.volume.add(t.quantity);
-    c.quoteVolume.add(t.amount);
-    c.trades++;
+function finish(byBucket: Map<number, Mutable>): StoredCandle[] {
+  const out: StoredCandle[] = [];
+  for (const c of byBucket.values()) {
+    out.push({
+      time: c.time,
+      open: c.open,
+      high: c.high,
+      low: c.low,
+      close: c.close,
+      volume: c.volume.value(),
+      quoteVolume: c.quoteVolume.value(),
+      trades: c.trades,
+      ot: c.ot,
+      oi: c.oi,
+      ct: c.ct,
+      ci: c.ci,
+    });
   }
-  return [...byBucket.values()];
+  return out;
+}
+
+/** Keyed by the bucket's number (time / baseMs, a small integer), not its start: no heap number per trade. */
+function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void {
+  const time = t.time;
+  const n = Math.floor(time / baseMs);
+  const c = byBucket.get(n);
+  const price = t.price;
+  if (c === undefined) {
+    const x = price.length <= 16 ? Number(price) : NaN;
+    byBucket.set(n, {
+      time: n * baseMs,
+      open: price,
+      high: price,
+      low: price,
+      close: price,
+      highN: x,
+      lowN: x,
+      volume: new Sum(t.quantity),
+      quoteVolume: new Sum(t.amount),
+      trades: 1,
+      ot: time,
+      oi: t.id,
+      ct: time,
+      ci: t.id,
+    });
+    return;
+  }
+  if (time < c.ot || (time === c.ot && compareIds(t.id, c.oi) < 0)) {
+    c.open = price;
+    c.ot = time;
+    c.oi = t.id;
+  }
+  if (time > c.ct || (time === c.ct && compareIds(t.id, c.ci) > 0)) {
+    c.close = price;
+    c.ct = time;
+    c.ci = t.id;
+  }
+  if (price !== c.high || price !== c.low) {
+    // Distinct decimals of at most 15 significant digits (16 characters)
+    // are distinct doubles in the same order (decimal.ts compare()); the
+    // bounds' doubles are kept, so most trades parse one number.
+    const x = price.length <= 16 ? Number(price) : NaN;
+    if (x > c.highN || (!(x < c.highN) && price !== c.high && D.compare(price, c.high) > 0)) {
+      c.high = price;
+      c.highN = x;
+    }
+    if (x < c.lowN || (!(x > c.lowN) && price !== c.low && D.compare(price, c.low) < 0)) {
+      c.low = price;
+      c.lowN = x;
+    }
+  }
+  c.volume.add(t.quantity);
+  c.quoteVolume.add(t.amount);
+  c.trades++;
+}
+
+const SEMICOLON = 0x3b;
+
+/**
+ * One pair's trades for one store call, folded and packed as each arrives.
+ * The ingester holds these while trades wait for their write, not the
+ * trades: a waiting trade is bytes in a Buffer (its stream text, and its
+ * quote amount for a resend), no object on the heap, so the garbage
+ * collector neither copies nor promotes hundreds of thousands of them (it
+ * took a third of the ingester's CPU). The stream text goes to Redis as
+ * those bytes. The trades themselves are read back only on the rare paths:
+ * a resend without duplicates, a batch split to find a poison trade, a
+ * dead letter.
+ */
+export class TradeBatch {
+  /** Trades in the batch. */
+  count = 0;
+  /** The newest trade time in the batch (ms). */
+  maxTime = -Infinity;
+  private text: Buffer;
+  private len = 0;
+  private amounts: Buffer;
+  private alen = 0;
+  private readonly buckets = new Map<number, Mutable>();
+
+  constructor(
+    readonly baseMs: number,
+    capacity = 1024,
+  ) {
+    this.text = Buffer.allocUnsafe(capacity);
+    this.amounts = Buffer.allocUnsafe(capacity >> 1);
+  }
+
+  static of(ticks: readonly Tick[], baseMs: number): TradeBatch {
+    const b = new TradeBatch(baseMs, Math.max(64, ticks.length * 48));
+    for (const t of ticks) b.push(t);
+    return b;
+  }
+
+  /** Adds a trade checked by toTick (its decimals and id are ASCII without `,` or `;`). */
+  push(t: Tick): void {
+    foldInto(this.buckets, t, this.baseMs);
+    const row = `${this.count === 0 ? '' : ';'}${t.time},${t.price},${t.quantity},${t.side === 'buy' ? 'b' : t.side === 'sell' ? 's' : ''},${t.id}`;
+    if (this.len + row.length > this.text.length) this.text = grow(this.text, this.len + row.length);
+    this.len += this.text.write(row, this.len, 'latin1');
+    if (this.alen + t.amount.length + 1 > this.amounts.length) this.amounts = grow(this.amounts, this.alen + t.amount.length + 1);
+    this.alen += this.amounts.write(t.amount, this.alen, 'latin1');
+    this.amounts[this.alen++] = SEMICOLON;
+    this.count++;
+    if (t.time > this.maxTime) this.maxTime = t.time;
+  }
+
+  /** The stream entry's text (what packTrades gives for the same trades). */
+  packed(): Buffer {
+    return this.text.subarray(0, this.len);
+  }
+
+  /** One partial candle per base bucket touched (what foldBatch gives). */
+  candles(): StoredCandle[] {
+    return finish(this.buckets);
+  }
+
+  /** Per bucket touched, its start and its candle as stored (encodeStored), appended to `out`: the script's arguments. */
+  encodedCandles(out: (string | number | Buffer)[]): void {
+    for (const c of this.buckets.values()) {
+      out.push(
+        c.time,
+        `{"time":${c.time},"open":"${c.open}","high":"${c.high}","low":"${c.low}","close":"${c.close}","volume":"${c.volume.value()}","quoteVolume":"${c.quoteVolume.value()}","trades":${c.trades},"ot":${c.ot},"oi":"${c.oi}","ct":${c.ct},"ci":"${c.ci}"}`,
+      );
+    }
+  }
+
+  /** The trades back, in the order pushed. */
+  ticks(pair: string): Tick[] {
+    const amounts = this.amounts.toString('latin1', 0, this.alen).split(';');
+    return unpackTrades(this.text.toString('latin1', 0, this.len)).map((t, i) =>
+      t.side ? { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, side: t.side, id: t.id } : { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, id: t.id },
+    );
+  }
+}
+
+function grow(b: Buffer, need: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(need, b.length * 2));
+  b.copy(next, 0, 0, b.length);
+  return next;
 }
 
 /**

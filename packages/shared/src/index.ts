@@ -1,3 +1,4 @@
+export * from './backoff.js';
 export * from './candle.js';
 export * from './candle-store.js';
 export * from './clock.js';
@@ -20,3 +21,4 @@ export * from './events.js';
 export * from './bounds.js';
 export * from './meta.js';
 export * from './fold.js';
+export * from './health-file.js';

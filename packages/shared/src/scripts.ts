@@ -18,7 +18,7 @@ function load(file: string): string {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** lua/add-ticks.lua: returns [added, late], or [-1, index, kind, ...] when some trades are not new or too old. */
-    addTicks(...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+    addTicks(...keysAndArgs: (string | number | Buffer)[]): Result<(string | number)[], Context>;
     /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */

@@ -60,3 +60,13 @@ export const DEFAULT_LIMITS: LiveLimits = {
   // subscribe all of them at once.
   opsBurst: 100,
 };
+
+/**
+ * Every `type` the server sends, at run time (docs/websocket.md documents
+ * each; test/docs.test.ts checks both ways). The check below fails to
+ * compile when ServerMessage gains or loses a type and this list does not.
+ */
+export const SERVER_MESSAGE_TYPES = ['subscribed', 'unsubscribed', 'candle', 'gap', 'error'] as const;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const serverTypesComplete: Same<(typeof SERVER_MESSAGE_TYPES)[number], ServerMessage['type']> = true;
+void serverTypesComplete;

@@ -30,6 +30,12 @@ describe('readLines', () => {
     expect(lines[2]).toMatchObject({ no: 3, offset: 1004, text: 'next' });
   });
 
+  it('decodes a character split between chunks, and lines wholly inside a chunk alike', async () => {
+    const e = Buffer.from('é');
+    const { lines } = await all([Buffer.concat([Buffer.from('x\nca'), e.subarray(0, 1)]), Buffer.concat([e.subarray(1), Buffer.from('\ndé\n')])]);
+    expect(lines.map((l) => l.text)).toEqual(['x', 'caé', 'dé']);
+  });
+
   it('numbers lines from a resume point', async () => {
     const { lines } = await all(['c\nd\n'], 16, { firstLine: 7, startOffset: 100 });
     expect(lines.map((l) => [l.no, l.offset])).toEqual([

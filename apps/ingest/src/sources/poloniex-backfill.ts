@@ -8,9 +8,8 @@
  * symbol), the trades in between are lost for good; that gap is counted,
  * logged and reported, never hidden.
  */
-import { parseTime, toTick, type Logger, type RawTrade, type Tick } from '@candlestack/shared';
+import { Backoff, Sleeper, parseTime, toTick, type BackoffOptions, type Logger, type RawTrade, type Tick } from '@candlestack/shared';
 import type { SourceSink } from '../source.js';
-import { Backoff, Sleeper, type BackoffOptions } from './backoff.js';
 import { RestShapeError, parseRestTrades, tradeId } from './poloniex-messages.js';
 import type { PoloniexRest } from './poloniex-rest.js';
 

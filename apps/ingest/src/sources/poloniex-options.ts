@@ -2,7 +2,7 @@
  * The live source's settings: where Poloniex is, which pairs, and the timing
  * knobs (tests shorten them; production keeps the defaults).
  */
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '@candlestack/shared';
 import { REST_TRADES_LIMIT } from './poloniex-rest.js';
 
 export interface PoloniexOptions {

@@ -3,8 +3,7 @@
  * (an unknown pair is a start-up error, not a silent nothing), or, for
  * PAIRS=all, every symbol it lists as trading.
  */
-import { isPair, normalizePair, type Logger } from '@candlestack/shared';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { Backoff, isPair, normalizePair, type BackoffOptions, type Logger } from '@candlestack/shared';
 import type { PoloniexRest } from './poloniex-rest.js';
 
 export const OFFLINE_HINT = 'No network, or Poloniex blocked here? SOURCE=simulated gives an offline market.';

@@ -11,9 +11,8 @@
  * poloniex-backfill.ts) fills what the stream missed.
  */
 import { WebSocket, type RawData } from 'ws';
-import { isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/shared';
+import { Backoff, Sleeper, isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/shared';
 import type { Source, SourceSink } from '../source.js';
-import { Backoff, Sleeper } from './backoff.js';
 import { Backfiller, type Anchor } from './poloniex-backfill.js';
 import { PING, parseWsMessage, subscribeRequest, tradeId } from './poloniex-messages.js';
 import { OFFLINE_HINT, resolvePairs } from './poloniex-pairs.js';

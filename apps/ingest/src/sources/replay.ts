@@ -13,10 +13,9 @@ import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
+import { Sleeper, TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
 import type { ReplayMark, Source, SourceSink } from '../source.js';
-import { Sleeper } from './backoff.js';
-import { readLines, type Line } from './line-reader.js';
+import { readLineBatches, readLines, type Line } from './line-reader.js';
 import { LineError, detectFormat, pairOf, type LineParser } from './replay-formats.js';
 
 export interface ReplayOptions {
@@ -148,7 +147,7 @@ export class ReplaySource implements Source {
     this.gzip = gzip;
     this.bytes = 0;
     const input = open(gzip ? 0 : startOffset);
-    const lines = readLines(input, {
+    const lines = readLineBatches(input, {
       maxBytes: maxLine,
       ...(!gzip && { firstLine: startLine, startOffset }),
       onEnd: (end) => (this.end = end),
@@ -173,7 +172,7 @@ export class ReplaySource implements Source {
   }
 
   private async run(
-    lines: AsyncGenerator<Line>,
+    batches: AsyncGenerator<Line[]>,
     parser: LineParser | undefined,
     startLine: number,
     pairsKnown: Deferred<string[]>,
@@ -207,66 +206,68 @@ export class ReplaySource implements Source {
       batchMax = undefined;
     };
 
-    for await (const line of lines) {
-      if (this.closed) return;
-      this.lineNo = line.no;
-      if (!this.gzip) this.bytes = line.offset;
-      // A resumed gzip file is decompressed from its start: skip to the line.
-      if (line.no < startLine) continue;
-      const base = line.no * POSITIONS_PER_LINE;
-      let k = 0;
-      let room: Promise<void> | undefined;
-      const reject = (reason: string, sample: string) => {
-        this.bad++;
-        room = sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
-      };
-      if (line.text === undefined) {
-        reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong!.bytes} bytes): set aside unread`, line.tooLong!.sample);
-        await room;
-        continue;
-      }
-      let trades: RawTrade[] = [];
-      try {
-        trades = parser!.parse(line.text, line.no, reject);
-      } catch (err) {
-        if (!(err instanceof LineError)) throw err;
-        reject(err.message, line.text);
-      }
-      for (const t of trades) {
-        if (k >= POSITIONS_PER_LINE) {
-          reject(`more than ${POSITIONS_PER_LINE - 1} trades on one line: the rest set aside`, line.text.slice(0, 200));
-          break;
-        }
-        const pos = base + k++;
-        const pair = pairOf(t);
-        if (pair && this.filter && !this.filter.has(pair)) {
-          this.skipped++;
+    for await (const lines of batches) {
+      for (const line of lines) {
+        if (this.closed) return;
+        this.lineNo = line.no;
+        if (!this.gzip) this.bytes = line.offset;
+        // A resumed gzip file is decompressed from its start: skip to the line.
+        if (line.no < startLine) continue;
+        const base = line.no * POSITIONS_PER_LINE;
+        let k = 0;
+        let room: Promise<void> | undefined;
+        const reject = (reason: string, sample: string) => {
+          this.bad++;
+          room = sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
+        };
+        if (line.text === undefined) {
+          reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong!.bytes} bytes): set aside unread`, line.tooLong!.sample);
+          await room;
           continue;
         }
-        if (pair && !this.seen.has(pair) && this.seen.size < MAX_PAIRS_NAMED) {
-          this.seen.add(pair);
-          if (announced && !this.filter) this.log?.info({ pair, line: line.no }, `${pair} first met at line ${line.no}`);
+        let trades: RawTrade[] = [];
+        try {
+          trades = parser!.parse(line.text, line.no, reject);
+        } catch (err) {
+          if (!(err instanceof LineError)) throw err;
+          reject(err.message, line.text);
         }
-        // The time, for the pace; as fast as possible, only now and then
-        // for the progress line (the ingester reads every trade's anyway).
-        const time = speed > 0 || (this.handed + batch.length) % 256 === 0 ? timeOf(t) : undefined;
-        if (speed > 0 && time !== undefined) {
-          origin ??= { wall: Date.now(), trade: time };
-          const wait = origin.wall + (time - origin.trade) / speed - Date.now();
-          if (wait >= MIN_WAIT_MS) {
-            await flush();
-            await this.sleeper.sleep(Math.min(wait, MAX_WAIT_MS));
-            if (this.closed) return;
+        for (const t of trades) {
+          if (k >= POSITIONS_PER_LINE) {
+            reject(`more than ${POSITIONS_PER_LINE - 1} trades on one line: the rest set aside`, line.text.slice(0, 200));
+            break;
           }
+          const pos = base + k++;
+          const pair = pairOf(t);
+          if (pair && this.filter && !this.filter.has(pair)) {
+            this.skipped++;
+            continue;
+          }
+          if (pair && !this.seen.has(pair) && this.seen.size < MAX_PAIRS_NAMED) {
+            this.seen.add(pair);
+            if (announced && !this.filter) this.log?.info({ pair, line: line.no }, `${pair} first met at line ${line.no}`);
+          }
+          // The time, for the pace; as fast as possible, only now and then
+          // for the progress line (the ingester reads every trade's anyway).
+          const time = speed > 0 || (this.handed + batch.length) % 256 === 0 ? timeOf(t) : undefined;
+          if (speed > 0 && time !== undefined) {
+            origin ??= { wall: Date.now(), trade: time };
+            const wait = origin.wall + (time - origin.trade) / speed - Date.now();
+            if (wait >= MIN_WAIT_MS) {
+              await flush();
+              await this.sleeper.sleep(Math.min(wait, MAX_WAIT_MS));
+              if (this.closed) return;
+            }
+          }
+          mark ??= { pos, line: line.no, offset: line.offset };
+          batch.push(t);
+          positions.push(pos);
+          if (time !== undefined && (batchMax === undefined || time > batchMax)) batchMax = time;
+          if (batch.length >= batchSize) await flush();
         }
-        mark ??= { pos, line: line.no, offset: line.offset };
-        batch.push(t);
-        positions.push(pos);
-        if (time !== undefined && (batchMax === undefined || time > batchMax)) batchMax = time;
-        if (batch.length >= batchSize) await flush();
+        // Set-aside parts wait for room too: reading never outruns the writes.
+        if (room) await room;
       }
-      // Set-aside parts wait for room too: reading never outruns the writes.
-      if (room) await room;
     }
     if (this.closed) return;
     await flush();

@@ -1,5 +1,7 @@
 /**
- * Capped exponential backoff with jitter, for reconnects and REST retries.
+ * Capped exponential backoff with jitter, for reconnects and REST retries
+ * (the ingester's sources, the terminal feed; the dashboard's browser code
+ * keeps its own small copy, as it loads no package).
  * Jitter keeps many ingesters (or many pairs) that lost the exchange at the
  * same moment from coming back at the same moment too.
  */
