@@ -91,9 +91,8 @@ export function openCloseQueue(connection: RedisClient, keys: Keys, opts: { read
  */
 export async function removeUntaggedCloseQueue(connection: RedisClient, keys: Keys): Promise<boolean> {
   if (connection instanceof Cluster) return false;
-  const prefix = keys.untaggedBullPrefix();
-  if ((await connection.exists(`${prefix}:${CLOSE_QUEUE}:meta`, `${prefix}:${CLOSE_QUEUE}:repeat`, `${prefix}:${CLOSE_QUEUE}:id`)) === 0) return false;
-  const old = new Queue(CLOSE_QUEUE, { connection, prefix });
+  if ((await connection.exists(...keys.untaggedQueueKeys(CLOSE_QUEUE))) === 0) return false;
+  const old = new Queue(CLOSE_QUEUE, { connection, prefix: keys.untaggedBullPrefix() });
   try {
     await old.obliterate({ force: true });
   } finally {

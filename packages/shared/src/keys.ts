@@ -115,6 +115,10 @@ export class Keys {
   untaggedBullPrefix(): string {
     return `${this.prefix}:bull`;
   }
+  /** Keys BullMQ keeps for a queue under untaggedBullPrefix() while it holds anything: its meta, schedulers, job counter. */
+  untaggedQueueKeys(queue: string): readonly string[] {
+    return ['meta', 'repeat', 'id'].map((k) => `${this.untaggedBullPrefix()}:${queue}:${k}`);
+  }
   /**
    * Keys of the first layout, which had no hash tags: looked for at start
    * to refuse such data (see meta.ts). One key each, never read together.
