@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, type StoredCandle, type Tick } from '@candlestack/shared';
+import { CLOSE_QUEUE, CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, type StoredCandle, type Tick } from '@candlestack/shared';
 import { AppProcess } from '../support/processes.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../support/redis.js';
 import { syntheticTicks } from '../support/synthetic.js';
@@ -26,8 +26,7 @@ afterAll(async () => {
 });
 
 /** A finished replay of `pairs` pairs, stored but not closed: a long catch-up for the worker. */
-async function seed(pairs: number) {
-  const prefix = testPrefix('fault-worker');
+async function seed(pairs: number, prefix = testPrefix('fault-worker')) {
   prefixes.push(prefix);
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, plan);
@@ -57,6 +56,18 @@ async function expectComplete(s: Awaited<ReturnType<typeof seed>>) {
     }
   }
   return total;
+}
+
+/** Each pair's closed candles, period by period, are the reference through that period's watermark (none without one). */
+async function expectConsistent(s: Awaited<ReturnType<typeof seed>>) {
+  for (const [pair, ticks] of s.all) {
+    const state = await s.store.state(pair);
+    for (const { ms } of plan.chain) {
+      const through = state.closedThrough.get(ms);
+      const got = (await s.store.closedCandles(pair, ms, { from: 0, limit: 100_000 })).map(strip);
+      expect(got, `${pair} ${ms} through ${through}`).toEqual(through === undefined ? [] : candlesFromTicks(ticks, ms, through).map(strip));
+    }
+  }
 }
 
 /** Pairs whose 1m chain is closed, in one round trip (the kill below must land mid-run). */
@@ -94,13 +105,56 @@ describe('worker faults', () => {
     expect(w2.exitCode).toBe(0);
   }, 120_000);
 
+  it('two workers share the close work: each closes a good part of the candles, none twice', async () => {
+    // Both up before there is anything to close, so both wait for the same jobs.
+    const prefix = testPrefix('fault-worker');
+    const workers = [1, 2].map(() => AppProcess.start('worker', env(prefix)));
+    procs.push(...workers);
+    for (const w of workers) await w.waitForLog((l) => l.msg === 'close schedulers in place', 'ready');
+    const s = await seed(200, prefix);
+    await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
+    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix(CLOSE_QUEUE)}:${CLOSE_QUEUE}:active`)) === 0, 'no close job running');
+    const total = await expectComplete(s);
+    expect((await new Stats(redis, s.keys).read()).candles_closed_total).toBe(total);
+    await Promise.all(workers.map((w) => w.stop()));
+    // What each closed, from its job lines.
+    const closedBy = workers.map((w) => w.logs().reduce((sum, l) => sum + (typeof l.closed === 'number' ? l.closed : 0), 0));
+    expect(closedBy[0]! + closedBy[1]!).toBe(total);
+    for (const c of closedBy) expect(c / total, `closed by each: ${closedBy.join(', ')} of ${total}`).toBeGreaterThan(0.15);
+  });
+
+  it('two workers, one killed with SIGKILL in the middle of closing: the other closes everything, every candle once', async () => {
+    const s = await seed(1000);
+    const workers = [1, 2].map(() => AppProcess.start('worker', env(s.prefix)));
+    procs.push(...workers);
+    const deadline = Date.now() + 30_000;
+    while ((await closedPairs(s)) < 1) {
+      if (Date.now() > deadline) throw new Error('the catch-up never got under way');
+    }
+    await workers[0]!.kill('SIGKILL');
+    // Nothing half done: with the survivor frozen too (its script call in
+    // flight finishes in Redis), every pair's stored candles agree with its
+    // watermarks, period by period: the reference through the watermark.
+    workers[1]!.proc.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await closedPairs(s)).toBeLessThan(s.all.size);
+    await expectConsistent(s);
+    workers[1]!.proc.kill('SIGCONT');
+    // The survivor runs every shard's scheduled jobs, the killed one's included.
+    await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
+    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix(CLOSE_QUEUE)}:${CLOSE_QUEUE}:active`)) <= 1, 'no close job running but the killed one');
+    await expectComplete(s);
+    await workers[1]!.stop();
+    expect(workers[1]!.exitCode).toBe(0);
+  }, 120_000);
+
   it('three replicas at once close each bucket exactly once, as one worker would', async () => {
     const s = await seed(60);
     const workers = [1, 2, 3].map(() => AppProcess.start('worker', env(s.prefix)));
     procs.push(...workers);
     await waitFor(async () => (await closedPairs(s)) === s.all.size, 'every pair to be closed', 60_000);
     // Let every replica's queued runs finish.
-    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix()}:close:active`)) === 0, 'no close job running');
+    await waitFor(async () => (await redis.llen(`${s.keys.bullPrefix(CLOSE_QUEUE)}:${CLOSE_QUEUE}:active`)) === 0, 'no close job running');
     const total = await expectComplete(s);
     const stats = await new Stats(redis, s.keys).read();
     expect(stats.candles_closed_total).toBe(total);

@@ -6,11 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
 import proxyAddr from 'proxy-addr';
 import type { Express, RequestHandler } from 'express';
 import {
-  CLOSE_QUEUE,
   CandleStore,
   ConfigError,
   Keys,
@@ -20,6 +18,7 @@ import {
   createLogger,
   createRedis,
   onLibraryError,
+  openCloseQueue,
   planPeriods,
   type Logger,
 } from '@candlestack/shared';
@@ -119,7 +118,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     const bullRedis = createRedis(config, 'bullmq', redisLog);
     closers.push({ what: 'bullmq redis', close: () => closeRedis(bullRedis) });
     // The board only reads the queue; the worker owns it (and its meta hash).
-    const queue = new Queue(CLOSE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix(), skipMetasUpdate: true });
+    const queue = openCloseQueue(bullRedis, keys, { watchOnly: true });
     // Unheard, BullMQ prints its errors with console.error (the AUTH password included).
     onLibraryError(queue, log, 'board queue');
     closers.push({ what: 'queue', close: () => queue.close() });

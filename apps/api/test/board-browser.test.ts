@@ -9,10 +9,10 @@
  * Chromium is required unless SKIP_BROWSER=1 (see dashboard.test.ts).
  */
 import { existsSync } from 'node:fs';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLOSE_QUEUE } from '@candlestack/shared';
+import { openCloseQueue } from '@candlestack/shared';
 import { startTestApi, type TestApi } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -34,7 +34,7 @@ describe.skipIf(SKIP)('the open board in Chromium', () => {
       throw new Error(`Chromium is not at ${CHROMIUM}: install it (apt-get install -y chromium), set CHROMIUM_PATH, or SKIP_BROWSER=1 to skip the browser tests`);
     }
     t = await startTestApi();
-    queue = new Queue(CLOSE_QUEUE, { connection: t.redis, prefix: t.keys.bullPrefix(), skipMetasUpdate: true });
+    queue = openCloseQueue(t.redis, t.keys, { watchOnly: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -6,9 +6,9 @@
  */
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLOSE_QUEUE, createLogger } from '@candlestack/shared';
+import { createLogger, openCloseQueue } from '@candlestack/shared';
 import { startTestApi, type TestApi } from './helpers.js';
 import { rawRequest } from './raw-http.js';
 
@@ -57,7 +57,7 @@ describe('the open board (loopback, no credentials)', () => {
     });
     t = await startTestApi({}, { log: createLogger('api', 'info', stream) });
     self = t.api.url;
-    queue = new Queue(CLOSE_QUEUE, { connection: t.redis, prefix: t.keys.bullPrefix(), skipMetasUpdate: true });
+    queue = openCloseQueue(t.redis, t.keys, { watchOnly: true });
   });
   afterAll(async () => {
     await queue.close();

@@ -11,6 +11,7 @@
 import WebSocket from 'ws';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLOSE_QUEUE } from '@candlestack/shared';
 import { chance, either, fuzzParams } from '../../../test/support/fuzz.js';
 import { sleep, waitFor } from '../../../test/support/wait.js';
 import { candleSchema, candlesResponse } from '../src/schemas.js';
@@ -35,7 +36,7 @@ let before: Map<string, string>;
 async function dataKeys(): Promise<Map<string, string>> {
   const keys = await t.redis.keys(`${t.prefix}:*`);
   const out = new Map<string, string>();
-  for (const k of keys.filter((k) => !k.startsWith(`${t.keys.bullPrefix()}:`)).sort()) {
+  for (const k of keys.filter((k) => !k.startsWith(`${t.keys.bullPrefix(CLOSE_QUEUE)}:`)).sort()) {
     out.set(k, (await t.redis.dumpBuffer(k))?.toString('base64') ?? '');
   }
   return out;

@@ -7,9 +7,8 @@
  * buckets by the replay's time, not the wall clock, and its position in its
  * file is stored so a restart continues where it stopped.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import {
-  CLOSE_QUEUE,
   CandleStore,
   Keys,
   LogLimiter,
@@ -19,10 +18,13 @@ import {
   createRedis,
   closeRedis,
   cut,
+  enqueueClose,
   onLibraryError,
+  openCloseQueue,
   planPeriods,
   reasonKind,
   toTick,
+  type CloseJobData,
   type Logger,
   type RawTrade,
   type RedisClient,
@@ -63,7 +65,7 @@ export class Ingester {
   /** Pairs taken so far (at most MAX_PAIRS). */
   private readonly known = new Set<string>();
   private closing: Promise<void> | undefined;
-  private queue: { queue: Queue; conn: RedisClient } | undefined;
+  private queue: { queue: Queue<CloseJobData>; conn: RedisClient } | undefined;
   /** A replay's clock: the newest trade time accepted so far (ms). */
   private replayClock = -Infinity;
   private replay:
@@ -359,10 +361,10 @@ export class Ingester {
     // Close now rather than at the next scheduled run (up to a period away).
     if (!this.queue) {
       const conn = createRedis(this.config, 'bullmq');
-      this.queue = { conn, queue: new Queue(CLOSE_QUEUE, { connection: conn, prefix: this.keys.bullPrefix() }) };
+      this.queue = { conn, queue: openCloseQueue(conn, this.keys) };
       onLibraryError(this.queue.queue, this.log, 'close queue');
     }
-    await this.queue.queue.add('close after replay', { all: true }, { removeOnComplete: 100, removeOnFail: 500 });
+    await enqueueClose(this.queue.queue, 'close after replay');
   }
 
   /** The source's state as last reported (connecting, connected, ..., done). */

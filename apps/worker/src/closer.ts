@@ -12,10 +12,12 @@ import {
   LogLimiter,
   Stats,
   closeLimits,
+  closeShardOf,
   isScriptFault,
   periodLabel,
   toCandle,
   type CandleEvent,
+  type CloseShard,
   type LiveEvent,
   type Logger,
   type PeriodPlan,
@@ -44,10 +46,13 @@ export class Closer {
   private readonly reads: CandleReader;
   private readonly stats: Stats;
   private readonly served: Set<number>;
-  /** The limits of this process's last run, the time of its last run over every period, and whether a pair failed in it. */
-  private readonly lastLimits = new Map<number, number>();
-  private lastWhole = 0;
-  private lastFailed = false;
+  /**
+   * Per shard ("all" for every pair): the limits of this process's last
+   * run, the time of its last run over every period, and whether a pair
+   * failed in it. Per shard, since another worker may have run a shard in
+   * between: its periods are judged by this process's own last run of it.
+   */
+  private readonly last = new Map<string, { limits: Map<number, number>; whole: number; failed: boolean }>();
   /** One error line per failing pair at a time, a bounded number in all. */
   private readonly logLimit = new LogLimiter(256, 20, 600_000);
 
@@ -68,15 +73,19 @@ export class Closer {
 
   /**
    * Closes the periods of `periodMs`'s chain (the period and those it is
-   * rolled up from), or every period when `periodMs` is undefined.
+   * rolled up from), or every period when `periodMs` is undefined, for the
+   * pairs of `shard` (every pair when undefined).
    */
-  async run(periodMs: number | undefined, progress?: (done: number, total: number) => Promise<void>): Promise<CloseRunResult> {
+  async run(periodMs: number | undefined, progress?: (done: number, total: number) => Promise<void>, shard?: CloseShard): Promise<CloseRunResult> {
     const clock = await this.reads.readClock();
     const wallNow = Date.now();
     const all = closeLimits(this.plan, clock, this.graceMs, wallNow);
     const wanted = periodMs === undefined ? undefined : this.chainOf(periodMs);
     const limits = new Map([...all].map(([ms, lim]) => [ms, wanted && !wanted.has(ms) ? undefined : lim]));
-    const pairs = await this.reads.pairs();
+    const pairs = (await this.reads.pairs()).filter((p) => !shard || closeShardOf(p, shard.of) === shard.index);
+    const lastKey = shard ? `${shard.index}/${shard.of}` : 'all';
+    let last = this.last.get(lastKey);
+    if (!last) this.last.set(lastKey, (last = { limits: new Map(), whole: 0, failed: false }));
     // Nobody listens (no API runs): no candle events to build or publish.
     const served = (await this.anyoneListens()) ? this.served : NOBODY;
     // Only the periods whose limit moved since this process's last run (and
@@ -84,8 +93,8 @@ export class Closer {
     // pairs. Every period at start, after a failure, and at least once a
     // minute, so that a pair left behind catches up.
     const moved = new Set<number>();
-    for (const [ms, lim] of limits) if (lim !== undefined && this.lastLimits.get(ms) !== lim) moved.add(ms);
-    const whole = wanted !== undefined || this.lastFailed || wallNow - this.lastWhole >= WHOLE_EVERY_MS;
+    for (const [ms, lim] of limits) if (lim !== undefined && last.limits.get(ms) !== lim) moved.add(ms);
+    const whole = wanted !== undefined || last.failed || wallNow - last.whole >= WHOLE_EVERY_MS;
     const periods = whole ? undefined : moved;
     let closed = 0;
     let revised = 0;
@@ -119,9 +128,9 @@ export class Closer {
       );
       if (progress && pairs.length > PARALLEL_PAIRS) await progress(Math.min(pairs.length, i + PARALLEL_PAIRS), pairs.length);
     }
-    for (const [ms, lim] of limits) if (lim !== undefined) this.lastLimits.set(ms, lim);
-    if (whole) this.lastWhole = wallNow;
-    this.lastFailed = failed > 0;
+    for (const [ms, lim] of limits) if (lim !== undefined) last.limits.set(ms, lim);
+    if (whole) last.whole = wallNow;
+    last.failed = failed > 0;
     // candles_closed_total and candles_revised_total are counted by the
     // script itself, with the candles.
     await this.stats.incr({ close_jobs_total: 1, close_errors_total: failed });

@@ -1,33 +1,38 @@
 /**
- * The worker: one BullMQ job scheduler per period fires at each period's end
- * plus GRACE_MS; each job closes what has ended (see closer.ts). At start it
- * also queues one catch-up run, so a worker that was down closes the missed
- * buckets at once rather than at the next scheduled end (a day away for 1d).
+ * The worker: BullMQ job schedulers, one per shard of the pairs, fire at
+ * each base period's end plus GRACE_MS; each job closes what has ended for
+ * its shard's pairs (see closer.ts), so several workers share the work. At
+ * start it also queues one catch-up run, so a worker that was down closes
+ * the missed buckets at once rather than at the next scheduled end (a day
+ * away for 1d).
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import {
+  CLOSE_JOB_OPTIONS,
   CLOSE_QUEUE,
+  CloseJobError,
   Keys,
   checkMetaWhenReady,
+  closeQueueOptions,
+  closeShards,
   closeRedis,
   createRedis,
+  enqueueClose,
+  openCloseQueue,
+  parseCloseJob,
   onLibraryError,
   periodLabel,
   planPeriods,
   redactText,
+  removeUntaggedCloseQueue,
+  type CloseJobData,
+  type CloseShard,
   type Logger,
   type PeriodPlan,
   type RedisClient,
 } from '@candlestack/shared';
 import { Closer } from './closer.js';
 import type { WorkerConfig } from './env.js';
-
-export interface CloseJobData {
-  /** Close this period's chain; absent with `all`. */
-  readonly periodMs?: number;
-  /** Close every period (catch-up, end of a replay). */
-  readonly all?: boolean;
-}
 
 export interface RunningWorker {
   readonly queue: Queue<CloseJobData>;
@@ -36,7 +41,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-const schedulerId = (baseMs: number) => `close-every-${periodLabel(baseMs)}`;
+const schedulerId = (baseMs: number, shard: CloseShard) => `close-every-${periodLabel(baseMs)}-shard-${shard.index}-of-${shard.of}`;
 
 /**
  * The stored deployment meta against PERIODS (see shared meta.ts): stops on
@@ -77,44 +82,62 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   }
   const bull = createRedis(config, 'bullmq');
   const closer = new Closer(redis, keys, plan, config.GRACE_MS, log, config.CANDLE_RETENTION);
-  const queueOpts = { connection: bull, prefix: keys.bullPrefix() };
-  const queue = new Queue<CloseJobData>(CLOSE_QUEUE, queueOpts);
+  const queue = openCloseQueue(bull, keys);
   // Before any call: without it BullMQ prints connection errors with console.error, the AUTH password included.
   onLibraryError(queue, log, 'close queue');
-  const jobOpts = { removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
 
-  // One scheduler, at each base bucket's end plus the grace time: its job
-  // closes every period due then (one script call per pair closes them
-  // all), so buckets of several periods ending at once cost one pass over
-  // the pairs, not one per period.
-  const id = schedulerId(plan.baseMs);
+  if (await removeUntaggedCloseQueue(bull, keys)) log.info('removed the close queue of an older Candlestack (its keys had no hash tag)');
+
+  // One scheduler per shard of the pairs, at each base bucket's end plus
+  // the grace time: its job closes every period due then for its pairs (one
+  // script call per pair closes them all), so buckets of several periods
+  // ending at once cost one pass over the pairs, not one per period. The
+  // shards' jobs go to whichever workers are free: several workers share
+  // the work.
+  const shards = closeShards();
+  const ids = new Set(shards.map((shard) => schedulerId(plan.baseMs, shard)));
   for (const s of await queue.getJobSchedulers()) {
-    if (s.key && s.key !== id) {
+    if (s.key && !ids.has(s.key)) {
       await queue.removeJobScheduler(s.key);
       log.info({ scheduler: s.key }, 'removed a scheduler of an earlier configuration');
     }
   }
-  await queue.upsertJobScheduler(
-    id,
-    { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
-    { name: `close every ${periodLabel(plan.baseMs)}`, data: { all: true }, opts: jobOpts },
-  );
-  await queue.add('catch up', { all: true }, jobOpts);
+  for (const shard of shards) {
+    await queue.upsertJobScheduler(
+      schedulerId(plan.baseMs, shard),
+      { every: plan.baseMs, offset: scheduleOffset(plan.baseMs, config.GRACE_MS) },
+      { name: `close every ${periodLabel(plan.baseMs)}`, data: parseCloseJob({ shard }), opts: CLOSE_JOB_OPTIONS },
+    );
+  }
+  await enqueueClose(queue, 'catch up');
 
+  // BullMQ never closes a connection it was given: closed below.
+  const workerConn = createRedis(config, 'bullmq');
   const worker = new Worker<CloseJobData>(
     CLOSE_QUEUE,
     async (job: Job<CloseJobData>) => {
       const started = Date.now();
-      const r = await closer.run(job.data.all ? undefined : job.data.periodMs, (done, total) =>
-        job.updateProgress(Math.round((done / total) * 100)),
-      );
+      let data: CloseJobData;
+      try {
+        data = parseCloseJob(job.data);
+      } catch (err) {
+        // A job the contract refuses (not ours, another version's) will never pass: not retried.
+        if (err instanceof CloseJobError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+      const r = await closer.run(data.periodMs, (done, total) => job.updateProgress(Math.round((done / total) * 100)), data.shard);
       const level = r.closed > plan.chain.length * Math.max(r.pairs, 1) * 2 || r.revised > 0 ? 'info' : 'debug';
-      log[level]({ job: job.name, ...r, ms: Date.now() - started }, `${job.name}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
+      const shard = data.shard ? ` (shard ${data.shard.index + 1} of ${data.shard.of})` : '';
+      log[level]({ job: job.name, shard: data.shard?.index, ...r, ms: Date.now() - started }, `${job.name}${shard}: ${r.closed} candle(s) closed, ${r.revised} revised, ${r.pairs} pair(s)`);
       return r;
     },
-    { ...queueOpts, connection: createRedis(config, 'bullmq'), concurrency: 1 },
+    { ...closeQueueOptions(workerConn, keys), concurrency: 1 },
   );
-  worker.on('failed', (job, err) => log.error({ job: job?.name, err: redactText(err.message) }, 'close job failed (will retry)'));
+  worker.on('failed', (job, err) =>
+    err instanceof UnrecoverableError
+      ? log.error({ job: job?.name, err: err.message }, 'close job refused')
+      : log.error({ job: job?.name, err: redactText(err.message) }, 'close job failed (will retry)'),
+  );
   onLibraryError(worker, log, 'close worker');
   log.info({ periods: plan.periods.map((p) => p.label), baseMs: plan.baseMs, graceMs: config.GRACE_MS }, 'close schedulers in place');
 
@@ -127,6 +150,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
     close() {
       closing ??= (async () => {
         await worker.close();
+        await closeRedis(workerConn);
         await queue.close();
         await closeRedis(bull);
         await closeRedis(redis);

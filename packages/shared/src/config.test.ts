@@ -32,6 +32,7 @@ describe('config', () => {
       [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL="loud": .*info/],
       [{ PAIRS: 'BTCUSDT' }, /^invalid configuration: PAIRS="BTCUSDT": .*BASE_QUOTE/],
       [{ REDIS_PREFIX: 'a b' }, /^invalid configuration: REDIS_PREFIX="a b": letters/],
+      [{ REDIS_PREFIX: '{candlestack}' }, /^invalid configuration: REDIS_PREFIX="\{candlestack\}": .*no braces/],
     ];
     for (const [env, line] of cases) {
       let err: unknown;

@@ -127,9 +127,12 @@ export const commonEnv = {
     .string()
     .regex(/^[^\s,:@]+:\d+(,[^\s,:@]+:\d+)*$/, 'host:port,host:port,... (no user or password)')
     .optional(),
+  // No braces: a hash tag in the prefix would be the first of every key,
+  // and put all the deployment's data in one slot of a Redis Cluster; the
+  // keys carry their own tags (keys.ts), the queues' included.
   REDIS_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - (1 to 64 characters)')
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - (1 to 64 characters; no braces: Candlestack puts the Redis Cluster hash tags in its keys itself)')
     .default('candlestack'),
   PERIODS: parsed<Period[]>(parsePeriods).default(parsePeriods('1m,5m,10m,15m,30m,1h,4h,1d')),
   GRACE_MS: int(0, 3_600_000).default(2000),

@@ -2,6 +2,7 @@ export * from './backoff.js';
 export * from './candle.js';
 export * from './candle-store.js';
 export * from './clock.js';
+export * from './close-queue.js';
 export * from './config.js';
 export * as decimal from './decimal.js';
 export { DecimalError, canonical, isDecimal } from './decimal.js';

@@ -98,11 +98,32 @@ export class Keys {
   events(): string {
     return `${this.prefix}:events`;
   }
-  /** BullMQ's prefix: its keys are `<prefix>:bull:<queue>:...`. */
-  bullPrefix(): string {
+  /**
+   * BullMQ's prefix for one queue: its keys are
+   * `<prefix>:bull:{<queue>}:<queue>:...`. BullMQ's scripts touch many keys
+   * of a queue at once, so on a Redis Cluster they must share a slot: the
+   * queue's name is their hash tag (one queue lives on one master; queues
+   * with other names spread over the others).
+   */
+  bullPrefix(queue: string): string {
+    return `${this.prefix}:bull:{${queue}}`;
+  }
+  /**
+   * BullMQ's prefix before queues carried a hash tag (no queue worked on a
+   * Redis Cluster): a worker removes the close queue left there on one Redis.
+   */
+  untaggedBullPrefix(): string {
     return `${this.prefix}:bull`;
   }
+  /** Keys BullMQ keeps for a queue under untaggedBullPrefix() while it holds anything: its meta, schedulers, job counter. */
+  untaggedQueueKeys(queue: string): readonly string[] {
+    return ['meta', 'repeat', 'id'].map((k) => `${this.untaggedBullPrefix()}:${queue}:${k}`);
+  }
+  /**
+   * Keys of the first layout, which had no hash tags: looked for at start
+   * to refuse such data (see meta.ts). One key each, never read together.
+   */
+  legacy(): readonly string[] {
+    return [`${this.prefix}:pairs`, `${this.prefix}:clock`];
+  }
 }
-
-/** The one BullMQ queue: close jobs, one scheduler per period. */
-export const CLOSE_QUEUE = 'close';

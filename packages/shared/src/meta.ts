@@ -80,7 +80,8 @@ export async function checkMeta(
 ): Promise<MetaReport> {
   const ours = plan.periods.map((p: Period) => p.ms);
   // Data of the first layout has no meta, and its global keys had no tag.
-  const legacy = await redis.exists(`${keys.prefix}:pairs`, `${keys.prefix}:clock`).catch(() => 0);
+  // One EXISTS per key: they hash to different slots of a Redis Cluster.
+  const legacy = (await Promise.all(keys.legacy().map((k) => redis.exists(k).catch(() => 0)))).reduce((a, b) => a + b, 0);
   const [createdFlag, flat] = (await redis.eval(
     INIT,
     1,

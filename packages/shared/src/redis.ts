@@ -1,7 +1,7 @@
 /**
  * The one place Redis clients are made.
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redactText, redactUrl } from './redact.js';
 
@@ -26,6 +26,14 @@ export type ClientRole =
    */
   | 'command';
 
+/** `REDIS_CLUSTER_NODES` ("host:port,host:port") as ioredis wants the startup nodes. */
+export function clusterNodes(text: string): { host: string; port: number }[] {
+  return text.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
+}
+
 /**
  * Reconnect forever, backing off to at most 2 s between tries: Redis going
  * away is survived, and it is noticed again within seconds when it returns.
@@ -33,23 +41,34 @@ export type ClientRole =
 const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000);
 
 export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger): Redis | Cluster {
-  const options: RedisOptions = {
-    maxRetriesPerRequest: role === 'bullmq' ? null : 1,
-    enableOfflineQueue: role === 'bullmq',
-    retryStrategy,
-    // Connect lazily? No: connect now, so a wrong address shows at start.
-    lazyConnect: false,
-    connectionName: undefined,
-  };
+  const bullmq = role === 'bullmq';
   let client: Redis | Cluster;
   if (config.REDIS_CLUSTER_NODES) {
-    const nodes = config.REDIS_CLUSTER_NODES.split(',').map((hp) => {
-      const [host = '127.0.0.1', port = '6379'] = hp.split(':');
-      return { host, port: Number(port) };
+    client = new Cluster(clusterNodes(config.REDIS_CLUSTER_NODES), {
+      // A Cluster keeps its own offline queue and reconnects as a whole:
+      // these options belong here, not in `redisOptions`. Each node's own
+      // connection is made by ioredis with no retry and its offline queue on
+      // (whatever `redisOptions` says); a node lost is found again by
+      // refreshing the slots, and a command sent meanwhile is retried on the
+      // node now serving its slot (retryDelayOnFailover, up to
+      // maxRedirections times), which is how a failover to a replica is
+      // survived.
+      enableOfflineQueue: bullmq,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: {
+        // Per command, on a node's connection; BullMQ reads it here on a
+        // Cluster and refuses a blocking connection where it is not null.
+        maxRetriesPerRequest: bullmq ? null : 1,
+      },
     });
-    client = new Cluster(nodes, { redisOptions: options, clusterRetryStrategy: retryStrategy });
   } else {
-    client = new Redis(config.REDIS_URL, options);
+    client = new Redis(config.REDIS_URL, {
+      maxRetriesPerRequest: bullmq ? null : 1,
+      enableOfflineQueue: bullmq,
+      retryStrategy,
+      // Connect now, not at the first command, so a wrong address shows at start.
+      lazyConnect: false,
+    });
   }
   if (log) {
     const where = redactUrl(config.REDIS_CLUSTER_NODES ?? config.REDIS_URL);
@@ -110,14 +129,32 @@ export async function closeRedis(client: Redis | Cluster): Promise<void> {
 /**
  * Deletes every key of a deployment prefix (`<prefix>:*`) with SCAN and
  * UNLINK, never FLUSHALL: for tests, benchmarks and the soak, which share a
- * Redis with others. Not for a Redis Cluster (SCAN covers one node).
+ * Redis with others. On a Redis Cluster, on every master (SCAN covers one
+ * node), one UNLINK per key (keys of several slots cannot go in one).
  */
-export async function deletePrefixKeys(client: Redis, prefix: string): Promise<void> {
+export async function deletePrefixKeys(client: RedisClient, prefix: string): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await forEachKey(client, `${prefix}:*`, (keys) => client.unlink(...keys));
+    return;
+  }
+  await Promise.all(
+    client.nodes('master').map((node) =>
+      forEachKey(node, `${prefix}:*`, async (keys) => {
+        const pipe = node.pipeline();
+        for (const k of keys) pipe.unlink(k);
+        await pipe.exec();
+      }),
+    ),
+  );
+}
+
+/** SCAN of one server, a chunk of matching keys at a time. */
+export async function forEachKey(node: Redis, pattern: string, each: (keys: string[]) => Promise<unknown>): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await client.unlink(...keys);
+    if (keys.length > 0) await each(keys);
   } while (cursor !== '0');
 }
 
