@@ -7,6 +7,7 @@ export * from './config.js';
 export * as decimal from './decimal.js';
 export { DecimalError, canonical, isDecimal } from './decimal.js';
 export * from './keys.js';
+export * from './lease.js';
 export * from './library-errors.js';
 export * from './logger.js';
 export * from './pair.js';

@@ -94,6 +94,24 @@ export class Keys {
   sourceStatus(): string {
     return this.global('source');
   }
+  /**
+   * String: the id of the ingester that follows the pair, set with a time to
+   * live (a lease, see lease.ts). In the pair's slot, beside its data.
+   */
+  lease(pair: string): string {
+    return `${this.prefix}:lease:{${pair}}`;
+  }
+  /** Sorted set of the live ingesters' ids, scored by when their heartbeat lapses (Redis time, ms). */
+  ingesters(): string {
+    return this.global('ingesters');
+  }
+  /**
+   * String: the id of the ingester running a source that is one process's
+   * job (a replay, the simulated market), set with a time to live.
+   */
+  sourceLease(): string {
+    return this.global('source-lease');
+  }
   /** Pub/sub channel of candle events (closed, revised, gap, ticks). Not a key. */
   events(): string {
     return `${this.prefix}:events`;

@@ -23,18 +23,34 @@ declare module 'ioredis' {
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
     readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+    /** lua/renew-lease-1.lua: 1 if renewed, 0 if the caller no longer holds the lease. */
+    renewLease(key: string, owner: string, ttlMs: number): Result<number, Context>;
+    /** lua/release-lease-1.lua: 1 if released, 0 if the caller did not hold the lease. */
+    releaseLease(key: string, owner: string): Result<number, Context>;
+    /** lua/heartbeat-1.lua: the number of live ingesters, the caller included. */
+    heartbeat(key: string, id: string, ttlMs: number): Result<number, Context>;
   }
 }
 
-let sources: { addTicks: string; closePair: string; readCandles: string } | undefined;
+let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
 export function defineScripts(redis: Redis | Cluster): void {
-  sources ??= { addTicks: load('add-ticks.lua'), closePair: load('close-pair.lua'), readCandles: load('read-candles.lua') };
+  sources ??= {
+    addTicks: load('add-ticks.lua'),
+    closePair: load('close-pair.lua'),
+    readCandles: load('read-candles.lua'),
+    renewLease: load('renew-lease-1.lua'),
+    releaseLease: load('release-lease-1.lua'),
+    heartbeat: load('heartbeat-1.lua'),
+  };
   if (defined.has(redis)) return;
   defined.add(redis);
   redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
+  redis.defineCommand('renewLease', { numberOfKeys: 1, lua: sources.renewLease });
+  redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: sources.releaseLease });
+  redis.defineCommand('heartbeat', { numberOfKeys: 1, lua: sources.heartbeat });
 }
