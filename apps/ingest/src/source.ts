@@ -50,6 +50,12 @@ export interface SourceSink {
    * backfill from there. Undefined when the store has nothing of the pair.
    */
   lastTrade?(pair: string): Promise<{ readonly id?: string; readonly time?: number } | undefined>;
+  /**
+   * For a source that follows pairs by lease (one that has `follow`): once it
+   * knows the pairs it could follow, before it subscribes. Resolves with the
+   * ones this ingester holds (its share; none when the others hold them all).
+   */
+  claim?(pairs: readonly string[]): Promise<readonly string[]>;
   /** For a replay: every trade up to `time` has been handed over (the replay's clock). */
   clock?(time: number): void;
   readonly log: Logger;
@@ -63,6 +69,15 @@ export interface Source {
    * clear message when it cannot start (an unknown pair, a missing file).
    */
   start(sink: SourceSink): Promise<string[]>;
+  /**
+   * A source whose pairs several ingesters share, each pair followed by the
+   * one holding its lease (see pair-leases.ts): follows exactly these pairs
+   * from now on, subscribing the new ones (with a backfill from the last
+   * trade stored) and unsubscribing the others; resolves once the exchange
+   * has answered (or the connection is gone). A source without it is one
+   * process's job (see source-lease.ts).
+   */
+  follow?(pairs: readonly string[]): Promise<void>;
   /** For a finite source: resolves once everything has been handed over. */
   readonly finished?: Promise<void>;
   /** Stops; idempotent. */

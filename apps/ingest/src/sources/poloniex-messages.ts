@@ -18,6 +18,8 @@ export type WsMessage =
   | { readonly kind: 'trades'; readonly trades: readonly RawTrade[]; readonly rejected: readonly Rejected[] }
   /** The ack of a subscribe request: the channel as a string, the symbols repeated. */
   | { readonly kind: 'subscribed'; readonly channel: string; readonly symbols: readonly string[] }
+  /** The ack of an unsubscribe request, in the same shape. */
+  | { readonly kind: 'unsubscribed'; readonly channel: string; readonly symbols: readonly string[] }
   | { readonly kind: 'pong' }
   | { readonly kind: 'error'; readonly message: string }
   /** Valid JSON or not, nothing this client asked for. */
@@ -25,9 +27,14 @@ export type WsMessage =
 
 export const PING = '{"event":"ping"}';
 
-/** The one subscribe request this client sends, key order as Poloniex documents it. */
+/** The subscribe request this client sends, key order as Poloniex documents it. */
 export function subscribeRequest(symbols: readonly string[]): string {
   return JSON.stringify({ event: 'subscribe', channel: ['trades'], symbols });
+}
+
+/** Its counterpart, when another ingester is to follow the pairs. */
+export function unsubscribeRequest(symbols: readonly string[]): string {
+  return JSON.stringify({ event: 'unsubscribe', channel: ['trades'], symbols });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,11 +55,12 @@ export function parseWsMessage(text: string): WsMessage {
         return { kind: 'pong' };
       case 'error':
         return { kind: 'error', message: typeof msg.message === 'string' ? msg.message : sample(msg) };
-      case 'subscribe': {
+      case 'subscribe':
+      case 'unsubscribe': {
         const channel = Array.isArray(msg.channel) ? msg.channel[0] : msg.channel;
         const symbols = Array.isArray(msg.symbols) ? msg.symbols.filter((s): s is string => typeof s === 'string') : [];
-        if (typeof channel !== 'string') return { kind: 'unexpected', reason: 'subscribe ack without a channel' };
-        return { kind: 'subscribed', channel, symbols };
+        if (typeof channel !== 'string') return { kind: 'unexpected', reason: `${msg.event} ack without a channel` };
+        return { kind: msg.event === 'subscribe' ? 'subscribed' : 'unsubscribed', channel, symbols };
       }
       default:
         return { kind: 'unexpected', reason: `event "${msg.event}" not expected` };

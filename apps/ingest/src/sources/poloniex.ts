@@ -1,8 +1,10 @@
 /**
  * The live source: Poloniex's public WebSocket API v3, `trades` channel.
  *
- * One connection at a time. Each connection subscribes to every pair, checks
- * the acks, keeps itself alive with `{"event":"ping"}` (the exchange ends a
+ * One connection at a time. Each connection subscribes to the pairs this
+ * ingester holds the lease of (all of them when it runs alone), subscribes
+ * and unsubscribes on the same connection as leases are taken and given up
+ * (see pair-leases.ts), checks the acks, keeps itself alive with `{"event":"ping"}` (the exchange ends a
  * session that sends nothing for 30 s) and counts a missing pong as a dead
  * connection. Any drop (close frame or none, refused, DNS failure, no pong,
  * no ack) is announced downstream and followed by a reconnect with capped
@@ -14,13 +16,13 @@ import { WebSocket, type RawData } from 'ws';
 import { Backoff, Sleeper, isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/shared';
 import type { Source, SourceSink } from '../source.js';
 import { Backfiller, type Anchor } from './poloniex-backfill.js';
-import { PING, parseWsMessage, subscribeRequest, tradeId } from './poloniex-messages.js';
+import { PING, parseWsMessage, subscribeRequest, tradeId, unsubscribeRequest } from './poloniex-messages.js';
 import { OFFLINE_HINT, resolvePairs } from './poloniex-pairs.js';
 import { withDefaults, type PoloniexOptions, type PoloniexSettings } from './poloniex-options.js';
 import { PoloniexRest } from './poloniex-rest.js';
 
 interface Pending {
-  readonly kind: 'subscribe' | 'ping';
+  readonly kind: 'subscribe' | 'unsubscribe' | 'ping';
   /** The request as sent, for the log when the exchange answers with an error. */
   readonly request: string;
   readonly symbols: readonly string[];
@@ -34,6 +36,12 @@ interface Session {
   readonly pending: Pending[];
   /** Where each pair's backfill starts after this connection's subscription. */
   readonly anchors: Map<string, Anchor>;
+  /** Pairs asked for on this connection and not unsubscribed since. */
+  readonly subscribed: Set<string>;
+  /** Pairs being unsubscribed: their trades in flight until the ack are still handed over (writes are idempotent). */
+  readonly leaving: Set<string>;
+  /** Called once no subscribe or unsubscribe is pending, or the connection is gone. */
+  readonly settled: (() => void)[];
   batches: number;
   acked: number;
   good: boolean;
@@ -53,8 +61,12 @@ export class PoloniexSource implements Source {
   private log: Logger | undefined;
   private rest: PoloniexRest;
   private backfiller: Backfiller | undefined;
+  /** Every pair this source may follow (PAIRS, checked against the exchange). */
   private pairs: string[] = [];
+  /** The pairs to follow now: the ones this ingester holds the lease of. */
   private following = new Set<string>();
+  /** follow() calls, one after the other. */
+  private changes: Promise<void> = Promise.resolve();
   private session: Session | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
@@ -91,21 +103,15 @@ export class PoloniexSource implements Source {
       await this.close();
       throw err;
     }
-    this.following = new Set(this.pairs);
     this.backfiller = new Backfiller(this.rest, sink, log, {
       limit: this.opts.backfillLimit,
       backoff: this.opts.restRetry,
       concurrency: this.opts.restConcurrency,
       random: this.opts.random,
     });
-    // What the store already has: a restart backfills from there.
-    for (const pair of this.pairs) {
-      try {
-        this.backfiller.seed(pair, await sink.lastTrade?.(pair));
-      } catch (err) {
-        log.warn({ pair, err: (err as Error).message }, `cannot read the last stored trade of ${pair} (Redis away?): its start-up backfill loads nothing older than now`);
-      }
-    }
+    const held = sink.claim ? await sink.claim(this.pairs) : this.pairs;
+    this.following = new Set(held.filter((p) => this.pairs.includes(p)));
+    await this.seed([...this.following]);
 
     const first = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
     const timer = setTimeout(() => this.settleStart(), this.opts.startTimeoutMs);
@@ -121,6 +127,84 @@ export class PoloniexSource implements Source {
     return [...this.pairs];
   }
 
+  /** What the store already has: a restart, or a pair taken over from another ingester, backfills from there. */
+  private async seed(pairs: readonly string[]): Promise<void> {
+    for (const pair of pairs) {
+      try {
+        this.backfiller!.seed(pair, await this.sink!.lastTrade?.(pair));
+      } catch (err) {
+        this.log?.warn({ pair, err: (err as Error).message }, `cannot read the last stored trade of ${pair} (Redis away?): its backfill loads nothing older than now`);
+      }
+    }
+  }
+
+  follow(pairs: readonly string[]): Promise<void> {
+    const next = this.changes.then(() => this.changeTo(pairs));
+    this.changes = next.catch((err: Error) => this.log?.error({ err: err.message }, 'cannot change the pairs followed'));
+    return this.changes;
+  }
+
+  private async changeTo(pairs: readonly string[]): Promise<void> {
+    if (this.closed || !this.backfiller) return;
+    const next = new Set(pairs.filter((p) => this.pairs.includes(p)));
+    await this.seed([...next].filter((p) => !this.following.has(p)));
+    this.following = next;
+    const s = this.session;
+    // Not connected: the next connection subscribes to what is followed then.
+    if (!s || s.ws.readyState !== WebSocket.OPEN || s.reason) return;
+    const added = [...next].filter((p) => !s.subscribed.has(p));
+    const removed = [...s.subscribed].filter((p) => !next.has(p));
+    if (removed.length > 0) {
+      for (const p of removed) {
+        s.subscribed.delete(p);
+        s.leaving.add(p);
+      }
+      this.request(s, 'unsubscribe', removed);
+      this.log?.info({ pairs: removed }, `unsubscribing from ${removed.join(', ')}`);
+    }
+    if (added.length > 0) {
+      this.subscribe(s, added);
+      this.log?.info({ pairs: added }, `subscribing to ${added.join(', ')}`);
+    }
+    if (s.pending.some((p) => p.kind !== 'ping')) await new Promise<void>((r) => s.settled.push(r));
+  }
+
+  /** Subscribes in batches; each pair's backfill starts after the last trade had before this request. */
+  private subscribe(s: Session, pairs: readonly string[]): void {
+    // Taken before the first trade of this subscription can move them.
+    for (const p of pairs) {
+      s.anchors.set(p, this.backfiller!.anchor(p));
+      s.subscribed.add(p);
+      s.leaving.delete(p);
+    }
+    const size = this.opts.subscribeBatch;
+    for (let i = 0; i < pairs.length; i += size) this.request(s, 'subscribe', pairs.slice(i, i + size));
+  }
+
+  private request(s: Session, kind: 'subscribe' | 'unsubscribe', symbols: readonly string[]): void {
+    const request = kind === 'subscribe' ? subscribeRequest(symbols) : unsubscribeRequest(symbols);
+    s.pending.push({ kind, request, symbols });
+    if (kind === 'subscribe') s.batches++;
+    s.ws.send(request);
+    s.ackTimer ??= setTimeout(() => this.end(s, `no subscription ack within ${this.opts.ackTimeoutMs} ms`), this.opts.ackTimeoutMs);
+  }
+
+  /** No subscribe or unsubscribe pending: the session is settled. */
+  private checkSettled(s: Session): void {
+    if (s.pending.some((p) => p.kind !== 'ping')) return;
+    clearTimeout(s.ackTimer);
+    s.ackTimer = undefined;
+    this.subscribedOnce = true;
+    const n = s.subscribed.size;
+    const detail =
+      n === this.pairs.length
+        ? `subscribed to trades of ${n} pair(s) at ${this.opts.wsUrl}`
+        : `subscribed to trades of ${n} of ${this.pairs.length} pair(s) at ${this.opts.wsUrl} (other ingesters hold the others' leases)`;
+    this.sink!.status('connected', detail);
+    this.settleStart();
+    for (const r of s.settled.splice(0)) r();
+  }
+
   private settleStart(err?: Error): void {
     const w = this.startWaiter;
     this.startWaiter = undefined;
@@ -131,7 +215,7 @@ export class PoloniexSource implements Source {
   private connect(): void {
     if (this.closed) return;
     const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: this.opts.handshakeTimeoutMs });
-    const s: Session = { ws, opened: {}, pending: [], anchors: new Map(), batches: 0, acked: 0, good: false };
+    const s: Session = { ws, opened: {}, pending: [], anchors: new Map(), subscribed: new Set(), leaving: new Set(), settled: [], batches: 0, acked: 0, good: false };
     this.session = s;
     ws.on('open', () => this.onOpen(s));
     ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
@@ -145,19 +229,11 @@ export class PoloniexSource implements Source {
     if (s !== this.session) return;
     s.opened.at = Date.now();
     this.log?.info({ url: this.opts.wsUrl }, 'connected to Poloniex; subscribing');
-    // Taken before the first trade of this connection can move them: the
-    // backfill must start after the last trade of the previous one.
-    for (const p of this.pairs) s.anchors.set(p, this.backfiller!.anchor(p));
-    const size = this.opts.subscribeBatch;
-    for (let i = 0; i < this.pairs.length; i += size) {
-      const symbols = this.pairs.slice(i, i + size);
-      const request = subscribeRequest(symbols);
-      s.pending.push({ kind: 'subscribe', request, symbols });
-      s.batches++;
-      s.ws.send(request);
-    }
-    s.ackTimer = setTimeout(() => this.end(s, `no subscription ack within ${this.opts.ackTimeoutMs} ms`), this.opts.ackTimeoutMs);
+    // The backfill of each pair must start after the last trade of the previous connection.
+    this.subscribe(s, this.pairs.filter((p) => this.following.has(p)));
     s.pingTimer = setInterval(() => this.ping(s), this.opts.pingIntervalMs);
+    // Nothing to subscribe to (other ingesters hold every lease): connected all the same.
+    this.checkSettled(s);
   }
 
   private ping(s: Session): void {
@@ -200,6 +276,9 @@ export class PoloniexSource implements Source {
       case 'subscribed':
         this.onAck(s, m.channel, m.symbols, text);
         return;
+      case 'unsubscribed':
+        this.onUnsubscribed(s, m.channel, text);
+        return;
       case 'trades':
         this.good(s);
         for (const r of m.rejected) this.sink.malformed(`Poloniex trade: ${r.reason}`, r.sample);
@@ -214,7 +293,7 @@ export class PoloniexSource implements Source {
     const byId = (t: RawTrade) => tradeId(typeof t.id === 'string' ? t.id : undefined) ?? -1n;
     for (const t of [...raw].sort((a, b) => (byId(a) < byId(b) ? -1 : byId(a) > byId(b) ? 1 : 0))) {
       // A symbol we did not subscribe to would register a pair nobody asked for.
-      if (typeof t.pair === 'string' && isPair(t.pair) && !this.following.has(normalizePair(t.pair))) {
+      if (typeof t.pair === 'string' && isPair(t.pair) && !this.following.has(normalizePair(t.pair)) && !this.session?.leaving.has(normalizePair(t.pair))) {
         this.sink!.malformed(`Poloniex trade of ${t.pair}, a pair not subscribed`, JSON.stringify(t));
         continue;
       }
@@ -271,14 +350,20 @@ export class PoloniexSource implements Source {
       this.log?.warn({ request: req.request, ack: text, missing }, `Poloniex acknowledged the subscription without ${missing.join(', ')}`);
     }
     s.acked++;
-    for (const p of req.symbols) if (!missing.includes(p)) this.backfiller!.request(p, s.anchors.get(p) ?? {});
-    if (s.acked < s.batches) return;
-    clearTimeout(s.ackTimer);
-    s.ackTimer = undefined;
-    this.subscribedOnce = true;
-    const detail = `subscribed to trades of ${this.pairs.length} pair(s) at ${this.opts.wsUrl}`;
-    this.sink!.status('connected', detail);
-    this.settleStart();
+    // A pair given up while its subscription was on its way needs no backfill.
+    for (const p of req.symbols) if (!missing.includes(p) && s.subscribed.has(p)) this.backfiller!.request(p, s.anchors.get(p) ?? {});
+    this.checkSettled(s);
+  }
+
+  private onUnsubscribed(s: Session, channel: string, text: string): void {
+    const req = channel === 'trades' ? this.answered(s, 'unsubscribe') : undefined;
+    if (!req) {
+      this.sink!.malformed(`Poloniex frame: unsubscribe ack ${channel === 'trades' ? 'with no request pending' : `of channel "${channel}", never asked for`}`, text);
+      return;
+    }
+    this.good(s);
+    for (const p of req.symbols) if (!s.subscribed.has(p)) s.leaving.delete(p);
+    this.checkSettled(s);
   }
 
   private onError(s: Session, message: string): void {
@@ -288,6 +373,11 @@ export class PoloniexSource implements Source {
       { request: req?.request ?? null, error: message },
       `Poloniex answered ${req ? `the request ${req.request}` : 'with no request pending'} with an error: ${message}`,
     );
+    if (req?.kind === 'unsubscribe') {
+      // The next connection subscribes to the pairs followed, and only those.
+      this.end(s, `Poloniex refused to unsubscribe from trades of ${req.symbols.join(', ')}: "${message}"`);
+      return;
+    }
     if (req?.kind !== 'subscribe') return;
     const refused = `Poloniex refused to subscribe to trades of ${req.symbols.join(', ')}: "${message}"`;
     if (!this.subscribedOnce && this.startWaiter) {
@@ -302,6 +392,7 @@ export class PoloniexSource implements Source {
     clearInterval(s.pingTimer);
     clearTimeout(s.pongTimer);
     clearTimeout(s.ackTimer);
+    for (const r of s.settled.splice(0)) r();
     if (s !== this.session) return;
     this.session = undefined;
     if (this.closed) return;
@@ -339,6 +430,7 @@ export class PoloniexSource implements Source {
         clearInterval(s.pingTimer);
         clearTimeout(s.pongTimer);
         clearTimeout(s.ackTimer);
+        for (const r of s.settled.splice(0)) r();
         await closeSocket(s.ws);
       }
       await this.backfiller?.close();

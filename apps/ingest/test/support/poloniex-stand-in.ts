@@ -4,7 +4,9 @@
  * 2022-08-21 and the REST responses of rest-v3-btc_usdt.json):
  *
  * - WebSocket (`/ws/public`): `{"event":"subscribe","channel":["trades"],"symbols":[...]}`
- *   is acknowledged as `{"event":"subscribe","channel":"trades","symbols":[...]}`;
+ *   is acknowledged as `{"event":"subscribe","channel":"trades","symbols":[...]}`,
+ *   and `{"event":"unsubscribe",...}` likewise (the connection stops getting
+ *   the symbols' trades);
  *   `{"event":"ping"}` is answered `{"event":"pong"}`; anything else, or a
  *   subscription naming an unknown symbol, gets `{"event":"error","message":"..."}`;
  *   trades arrive as `{"channel":"trades","data":[{symbol, amount, quantity,
@@ -132,6 +134,11 @@ export class PoloniexStandIn {
   /** Symbols a connected client is subscribed to. */
   subscribed(symbol: string): boolean {
     return [...this.clients].some((c) => c.symbols.has(symbol));
+  }
+
+  /** What each connected client is subscribed to now: one sorted list of symbols per connection. */
+  subscriptions(): string[][] {
+    return [...this.clients].map((c) => [...c.symbols].sort());
   }
 
   /** Every trade executed on `symbol`, oldest first. */
