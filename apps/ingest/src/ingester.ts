@@ -5,12 +5,16 @@
  * (a bounded number of kinds and lines); the source's health is reported to
  * Redis for /readyz; a replay's clock is published so the worker closes its
  * buckets by the replay's time, not the wall clock, and its position in its
- * file is stored so a restart continues where it stopped.
+ * file is stored so a restart continues where it stopped. Several ingesters
+ * share the work by lease: a live source's pairs are spread over them (see
+ * pair-leases.ts), a replay or the simulated market runs in one of them
+ * while the others stand by (see source-lease.ts).
  */
 import type { Queue } from 'bullmq';
 import {
   CandleStore,
   Keys,
+  Leases,
   LogLimiter,
   Stats,
   TickError,
@@ -22,6 +26,7 @@ import {
   onLibraryError,
   openCloseQueue,
   planPeriods,
+  processId,
   reasonKind,
   toTick,
   type CloseJobData,
@@ -32,6 +37,8 @@ import {
 } from '@candlestack/shared';
 import { DeadLetters } from './dead-letters.js';
 import type { IngestConfig } from './env.js';
+import { LEASE_TIMING, PairLeases, type LeaseTiming } from './pair-leases.js';
+import { SourceLease } from './source-lease.js';
 import type { ReplayMark, ReplayResume, Source, SourceSink } from './source.js';
 import { TickWriter } from './tick-writer.js';
 
@@ -85,6 +92,15 @@ export class Ingester {
       }
     | undefined;
   pairs: string[] = [];
+  /** This process among the deployment's ingesters (the value of the leases it holds). */
+  readonly id = processId();
+  private readonly leases: Leases;
+  /** A live source's pairs, shared among the ingesters. */
+  private readonly pairLeases: PairLeases | undefined;
+  /** A source that is one process's job. */
+  private readonly sourceLease: SourceLease | undefined;
+  /** Waiting for the source lease: this process reads nothing and reports no status. */
+  private standby = false;
 
   constructor(
     private readonly config: IngestConfig,
@@ -95,10 +111,22 @@ export class Ingester {
       readonly wallClock?: () => number;
       /** Most pairs followed (default MAX_PAIRS; tests make it small). */
       readonly maxPairs?: number;
+      /** The source lease was lost while held: the source is stopped, and the process should exit. */
+      readonly onSourceLeaseLost?: (why: string) => void;
+      readonly leaseTiming?: LeaseTiming;
     } = {},
   ) {
     this.keys = new Keys(config.REDIS_PREFIX);
     this.redis = createRedis(config, 'command', log.child({ component: 'redis' }));
+    const timing = opts.leaseTiming ?? LEASE_TIMING;
+    this.leases = new Leases(this.redis, this.id, timing.leaseMs);
+    const leaseLog = log.child({ component: 'leases', id: this.id });
+    if (source.follow) {
+      const follow = source.follow.bind(source);
+      this.pairLeases = new PairLeases(this.leases, this.keys, leaseLog, (pairs) => follow(pairs), timing);
+    } else {
+      this.sourceLease = new SourceLease(this.leases, this.keys, leaseLog, (why) => this.sourceLeaseLost(why), timing);
+    }
     this.store = new CandleStore(this.redis, this.keys, planPeriods(config.PERIODS), {
       tickRetentionMs: config.TICK_RETENTION,
       maxLateMs: config.MAX_LATE,
@@ -132,6 +160,18 @@ export class Ingester {
     // on every start.
     await this.redisReady(REDIS_READY_WAIT_MS);
     await this.checkMeta();
+    this.log.info({ id: this.id }, `ingester ${this.id}`);
+    if (this.sourceLease) {
+      this.standby = true;
+      const held = await this.sourceLease.acquire((holder) =>
+        this.log.info(
+          { holder, source: this.source.kind },
+          `standing by: ingester ${holder} runs the ${this.source.kind} source under REDIS_PREFIX=${this.keys.prefix}; this one takes over when it stops`,
+        ),
+      );
+      if (!held || this.closing) return;
+      this.standby = false;
+    }
     if (this.source.kind !== 'replay') {
       await this.writeClock({ source: this.source.kind, time: '', done: '0' }).catch((err: Error) =>
         this.log.warn({ err: err.message }, 'cannot write the source clock yet (Redis away?)'),
@@ -174,6 +214,7 @@ export class Ingester {
       log: this.log,
       trades: (raw, replay) => this.accept(raw, replay),
       lastTrade: (pair) => this.store.latestTrade(pair),
+      ...(this.pairLeases && { claim: (pairs: readonly string[]) => this.pairLeases!.start(pairs) }),
       malformed: (reason, sample, pos) => {
         this.malformed(reason, sample, pos);
         return this.deadLetters.room();
@@ -339,6 +380,8 @@ export class Ingester {
   }
 
   private async reportStatus(): Promise<void> {
+    // A standby's status is not the source's: the holder reports it.
+    if (this.standby) return;
     try {
       await this.stats.writeSourceStatus({ source: this.source.kind, state: this.state, detail: this.detail, gaps: this.gaps });
     } catch {
@@ -367,6 +410,12 @@ export class Ingester {
     await enqueueClose(this.queue.queue, 'close after replay');
   }
 
+  private sourceLeaseLost(why: string): void {
+    this.setStatus('failed', why);
+    void this.source.close();
+    this.opts.onSourceLeaseLost?.(why);
+  }
+
   /** The source's state as last reported (connecting, connected, ..., done). */
   get sourceState(): SourceState {
     return this.state;
@@ -376,7 +425,11 @@ export class Ingester {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
+      this.pairLeases?.stop();
+      if (this.standby) await this.sourceLease?.release();
       await this.source.close();
+      // Unsubscribed: the others may take the pairs at once (they backfill from what is stored).
+      await this.pairLeases?.releaseAll().catch((err: Error) => this.log.warn({ err: err.message }, 'cannot give up the pair leases: they lapse by themselves'));
       await Promise.race([Promise.all([this.writer.drain(), this.deadLetters.drain()]), new Promise((r) => setTimeout(r, 5_000))]);
       clearInterval(this.replay?.timer);
       if (this.replay && this.state !== 'done') await this.checkpoint();
@@ -391,6 +444,8 @@ export class Ingester {
         await this.queue.queue.close();
         await closeRedis(this.queue.conn);
       }
+      // Last, once everything is written and the replay's position stored: a standby resumes from there.
+      await this.sourceLease?.release().catch((err: Error) => this.log.warn({ err: err.message }, 'cannot give up the source lease: it lapses by itself'));
       await closeRedis(this.redis);
     })();
     return this.closing;

@@ -17,7 +17,10 @@ try {
   }
   throw err;
 }
-const ingester = new Ingester(config, source, log);
+// A source lease lost while held (Redis away longer than the lease): another
+// ingester may run the source now. Exit with an error; a supervisor's restart
+// stands by for the lease again.
+const ingester = new Ingester(config, source, log, { onSourceLeaseLost: () => stop('source lease lost', 1) });
 // Healthy: Redis answers and the source delivers (or its replay is done),
 // the same source states /readyz accepts.
 const HEALTHY_STATES = new Set(['connected', 'replaying', 'done']);
@@ -26,13 +29,13 @@ const health = config.HEALTH_FILE
   : undefined;
 
 let stopping = false;
-const stop = (signal: string) => {
+function stop(signal: string, code = 0): void {
   if (stopping) return;
   stopping = true;
   health?.stop();
   log.info({ signal }, 'stopping');
-  void ingester.close().then(() => process.exit(0));
-};
+  void ingester.close().then(() => process.exit(code));
+}
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
