@@ -2,6 +2,8 @@
  * The ingester killed with SIGKILL and started again, as a real process:
  * - live (Poloniex, through the local stand-in): the trades made while it was
  *   down come back from the REST backfill; no trade lost, none doubled;
+ *   (a restart after SIGKILL is another process: it takes the pairs once
+ *   the dead one's leases lapse, within 15 s);
  * - a replay: the restarted replay resumes where its file was last written;
  *   every trade counts once (none read again, none lost).
  */
@@ -76,7 +78,7 @@ describe('ingester killed with SIGKILL', () => {
     }
     const second = AppProcess.start('ingest', env);
     cleanups.push(() => second.kill());
-    await waitFor(() => standIn.connected === 1 && standIn.subscribed('BTC_USDT'), 'the restarted ingester to subscribe');
+    await waitFor(() => standIn.connected === 1 && standIn.subscribed('BTC_USDT'), 'the restarted ingester to subscribe', 20_000);
     for (let i = 0; i < 10; i++) {
       trade(true);
       await sleep(100);

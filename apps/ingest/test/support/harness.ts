@@ -21,6 +21,7 @@ import { startWorker, type RunningWorker } from '../../../worker/src/worker.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../../../../test/support/redis.js';
 import { ingestEnv, type IngestConfig } from '../../src/env.js';
 import { Ingester } from '../../src/ingester.js';
+import type { LeaseTiming } from '../../src/pair-leases.js';
 import type { Source } from '../../src/source.js';
 import type { WireTrade } from './poloniex-stand-in.js';
 
@@ -96,6 +97,8 @@ export interface PipelineOptions {
   readonly wallClock?: () => number;
   /** Most pairs the ingester takes (default MAX_PAIRS). */
   readonly maxPairs?: number;
+  /** Lease time to live and renewal interval (default LEASE_TIMING: 10 s, 2 s). */
+  readonly leaseTiming?: LeaseTiming;
 }
 
 export async function startPipeline(source: Source, opts: PipelineOptions = {}): Promise<Pipeline> {
@@ -112,7 +115,7 @@ export async function startPipeline(source: Source, opts: PipelineOptions = {}):
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
   const worker = opts.worker === false ? undefined : await startWorker(config, log.logger.child({ app: 'worker' }));
-  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), { wallClock: opts.wallClock, maxPairs: opts.maxPairs });
+  const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), { wallClock: opts.wallClock, maxPairs: opts.maxPairs, leaseTiming: opts.leaseTiming });
   let closing: Promise<void> | undefined;
   const p: Pipeline = {
     prefix,
