@@ -416,6 +416,11 @@ export class Ingester {
     this.opts.onSourceLeaseLost?.(why);
   }
 
+  /** Waiting for the source lease another ingester holds (healthy: it is doing its job). */
+  get standingBy(): boolean {
+    return this.standby && !this.closing;
+  }
+
   /** The source's state as last reported (connecting, connected, ..., done). */
   get sourceState(): SourceState {
     return this.state;

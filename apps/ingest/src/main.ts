@@ -22,10 +22,11 @@ try {
 // stands by for the lease again.
 const ingester = new Ingester(config, source, log, { onSourceLeaseLost: () => stop('source lease lost', 1) });
 // Healthy: Redis answers and the source delivers (or its replay is done),
-// the same source states /readyz accepts.
+// the same source states /readyz accepts; or it stands by for the source
+// lease another ingester holds.
 const HEALTHY_STATES = new Set(['connected', 'replaying', 'done']);
 const health = config.HEALTH_FILE
-  ? keepHealthFile(config.HEALTH_FILE, async () => HEALTHY_STATES.has(ingester.sourceState) && (await ingester.redis.ping()) === 'PONG', log)
+  ? keepHealthFile(config.HEALTH_FILE, async () => (ingester.standingBy || HEALTHY_STATES.has(ingester.sourceState)) && (await ingester.redis.ping()) === 'PONG', log)
   : undefined;
 
 let stopping = false;
