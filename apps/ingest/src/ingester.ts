@@ -179,7 +179,11 @@ export class Ingester {
     }
     this.heartbeat = setInterval(() => void this.reportStatus(), HEARTBEAT_MS);
     this.pairs = await this.source.start(this.sink());
-    this.log.info({ source: this.source.kind, pairs: this.pairs }, `following ${this.pairs.length} pair(s)`);
+    const held = this.pairLeases?.pairs();
+    this.log.info(
+      { source: this.source.kind, pairs: this.pairs, ...(held && { held }) },
+      `following ${this.pairs.length} pair(s)${held ? `, ${held.length} of them by this ingester (by lease; the others' share is theirs)` : ''}`,
+    );
     await this.store.registerPairs(this.pairs).catch(() => undefined);
     void this.reportStatus();
     if (this.source.finished) {

@@ -64,6 +64,7 @@ export class PairLeases {
 
   /** Takes this ingester's share of `candidates` now, then keeps the share up to date; resolves with the pairs held. */
   async start(candidates: readonly string[]): Promise<string[]> {
+    if (this.tickTimer) return this.pairs();
     this.candidates = [...new Set(candidates)].sort();
     await this.tick(false);
     if (!this.stopped) {
@@ -110,8 +111,10 @@ export class PairLeases {
         [...this.held.keys()].map(async (p) => {
           if (await this.leases.renew(this.keys.lease(p))) {
             if (this.held.has(p)) this.held.set(p, until);
+            // Dropped meanwhile (overdue): give it up, or no one, this process included, could take it until it lapses.
+            else await this.leases.release(this.keys.lease(p));
           } else if (this.held.delete(p)) {
-            this.log.warn({ pair: p }, `lease of ${p} lost (it lapsed, or another ingester holds it now): unsubscribing`);
+            this.log.warn({ pair: p }, `lease of ${p} lost (another ingester holds it now): unsubscribing`);
           }
         }),
       );

@@ -36,6 +36,7 @@ export class SourceLease {
    * when another process holds it.
    */
   async acquire(waiting: (holder: string) => void): Promise<boolean> {
+    if (this.held) return true;
     let told = false;
     while (!this.stopped) {
       const sent = performance.now();
@@ -77,7 +78,7 @@ export class SourceLease {
     const sent = performance.now();
     try {
       if (await this.leases.renew(this.keys.sourceLease())) this.until = sent + this.timing.leaseMs;
-      else this.lost('the source lease lapsed and another ingester may hold it now');
+      else this.lost('another ingester holds the source lease now');
     } catch {
       // Redis away: the expiry check decides when the lease is gone.
     } finally {

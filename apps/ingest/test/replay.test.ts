@@ -151,7 +151,9 @@ describe('replay of JSON lines', () => {
     const first = await replay({ file: path });
     await done(first);
     const candles = await closedCandles(first, 'ETH_USDT', 5_000, t0, t0 + 5_000);
-    // Replay it again into the same store: it resumes at its end, and reads nothing.
+    // Replay it again into the same store, once the first has stopped (while
+    // it runs, a second stands by): it resumes at its end, and reads nothing.
+    await first.ingester.close();
     const again = await replay({ file: path }, {}, first.prefix);
     await done(again);
     expect(again.log.find(/resuming the replay of no-ids.jsonl/)).toHaveLength(1);

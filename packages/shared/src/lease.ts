@@ -32,7 +32,11 @@ export class Leases {
     return (await this.redis.set(key, this.owner, 'PX', this.ttlMs, 'NX')) === 'OK';
   }
 
-  /** Extends the lease if this process still holds it; false if it lapsed or another holds it. */
+  /**
+   * Extends the lease if this process holds it, or takes it again if nobody
+   * does (Redis lost it); false if another holds it. The caller must stop
+   * renewing a lease it has not renewed for ttlMs (see renew-lease-1.lua).
+   */
   async renew(key: string): Promise<boolean> {
     return (await this.redis.renewLease(key, this.owner, this.ttlMs)) === 1;
   }

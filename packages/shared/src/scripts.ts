@@ -23,7 +23,7 @@ declare module 'ioredis' {
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
     readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
-    /** lua/renew-lease-1.lua: 1 if renewed, 0 if the caller no longer holds the lease. */
+    /** lua/renew-lease-1.lua: 1 if renewed (or taken again, being free), 0 if another holds the lease. */
     renewLease(key: string, owner: string, ttlMs: number): Result<number, Context>;
     /** lua/release-lease-1.lua: 1 if released, 0 if the caller did not hold the lease. */
     releaseLease(key: string, owner: string): Result<number, Context>;
