@@ -101,6 +101,8 @@ export class Ingester {
   private readonly sourceLease: SourceLease | undefined;
   /** Waiting for the source lease: this process reads nothing and reports no status. */
   private standby = false;
+  /** Another ingester runs the source now: the status is its to report. */
+  private steppedDown = false;
 
   constructor(
     private readonly config: IngestConfig,
@@ -111,7 +113,7 @@ export class Ingester {
       readonly wallClock?: () => number;
       /** Most pairs followed (default MAX_PAIRS; tests make it small). */
       readonly maxPairs?: number;
-      /** The source lease was lost while held: the source is stopped, and the process should exit. */
+      /** The source lease was found held by another ingester: the source is stopped, and the process should exit. */
       readonly onSourceLeaseLost?: (why: string) => void;
       readonly leaseTiming?: LeaseTiming;
     } = {},
@@ -385,7 +387,7 @@ export class Ingester {
 
   private async reportStatus(): Promise<void> {
     // A standby's status is not the source's: the holder reports it.
-    if (this.standby) return;
+    if (this.standby || this.steppedDown) return;
     try {
       await this.stats.writeSourceStatus({ source: this.source.kind, state: this.state, detail: this.detail, gaps: this.gaps });
     } catch {
@@ -415,6 +417,7 @@ export class Ingester {
   }
 
   private sourceLeaseLost(why: string): void {
+    this.steppedDown = true;
     this.setStatus('failed', why);
     void this.source.close();
     this.opts.onSourceLeaseLost?.(why);

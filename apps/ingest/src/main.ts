@@ -17,8 +17,8 @@ try {
   }
   throw err;
 }
-// A source lease lost while held (Redis away longer than the lease): another
-// ingester may run the source now. Exit with an error; a supervisor's restart
+// The source lease found held by another ingester (this one stalled past it,
+// and a standby took over): exit with an error; a supervisor's restart
 // stands by for the lease again.
 const ingester = new Ingester(config, source, log, { onSourceLeaseLost: () => stop('source lease lost', 1) });
 // Healthy: Redis answers and the source delivers (or its replay is done),

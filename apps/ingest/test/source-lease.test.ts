@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplaySource } from '../src/sources/replay.js';
 import { SimulatedSource } from '../src/sources/simulated.js';
-import { captureLog, counter, startPipeline, waitFor, type Pipeline } from './support/harness.js';
+import { captureLog, counter, sleep, startPipeline, waitFor, type Pipeline } from './support/harness.js';
 
 let dir: string;
 const pipelines: Pipeline[] = [];
@@ -73,5 +73,23 @@ describe('a source that is one process’s job', () => {
     await waitFor('the second storing trades', async () => (await counter(first, 'ticks_ingested_total')) > before);
     expect((await second.stats.readSourceStatus())?.state).toBe('connected');
     expect(await counter(first, 'ticks_duplicate_total')).toBe(0);
+  });
+
+  it('a holder that finds another ingester holding its lease (it stalled past it) stops its source', async () => {
+    const p = await startPipeline(new SimulatedSource({ pairs: ['BTC_USDT'], seed: 5, rate: 50 }), { worker: false, leaseTiming: { leaseMs: 600, tickMs: 150 } });
+    pipelines.push(p);
+    await waitFor('trades', async () => (await counter(p, 'ticks_ingested_total')) > 0);
+    await p.redis.set(p.keys.sourceLease(), 'a-standby-that-took-over', 'PX', 60_000);
+    await waitFor('the source stopped', () => p.ingester.sourceState === 'failed');
+    expect(p.log.find(/^another ingester holds the source lease now/)).toHaveLength(1);
+    // The status is the new holder's to report: left as it was.
+    expect((await p.stats.readSourceStatus())?.state).toBe('connected');
+    await p.ingester.writer.drain();
+    const stored = await counter(p, 'ticks_ingested_total');
+    await sleep(300);
+    expect(await counter(p, 'ticks_ingested_total')).toBe(stored);
+    // Its clean stop leaves the other's lease alone.
+    await p.ingester.close();
+    expect(await p.redis.get(p.keys.sourceLease())).toBe('a-standby-that-took-over');
   });
 });
