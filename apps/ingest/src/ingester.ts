@@ -447,7 +447,8 @@ export class Ingester {
       if (this.replay && this.state !== 'done') await this.checkpoint();
       await this.writer.close();
       await this.deadLetters.close();
-      if (this.state !== 'done') {
+      // Other live ingesters follow the pairs on: the status is theirs to report.
+      if (this.state !== 'done' && !(this.pairLeases && this.pairLeases.live > 1)) {
         this.state = 'disconnected';
         this.detail = 'ingester stopped';
         await this.reportStatus();

@@ -51,6 +51,8 @@ export class PairLeases {
   private expiryTimer: NodeJS.Timeout | undefined;
   private busy = false;
   private stopped = false;
+  /** Live ingesters at the last heartbeat, this one included. */
+  live = 1;
   private failing = false;
 
   constructor(
@@ -105,7 +107,7 @@ export class PairLeases {
     try {
       const sent = performance.now();
       const until = sent + this.timing.leaseMs;
-      const live = await this.leases.heartbeat(this.keys.ingesters());
+      const live = (this.live = await this.leases.heartbeat(this.keys.ingesters()));
       const before = new Set(this.held.keys());
       await Promise.all(
         [...this.held.keys()].map(async (p) => {

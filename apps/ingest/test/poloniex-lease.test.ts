@@ -68,3 +68,28 @@ it('a process stalled past its lease drops the subscription, then takes the leas
   expect(p.log.find(/^lease of SOL_USDT (not renewed in time|lost)/).length).toBeGreaterThanOrEqual(1);
   await waitFor('SOL_USDT subscribed again', () => standIn.subscribed('SOL_USDT') && p.log.find(/^took the lease of SOL_USDT/).length > 0);
 });
+
+it('a clean stop hands the pairs over at once, leaving the status to the ingester that goes on', async () => {
+  const pairs = ['BTC_USDT', 'ETH_USDT'];
+  const first = await startPipeline(liveSource(standIn, pairs), { worker: false, leaseTiming: FAST_LEASES });
+  pipelines.push(first);
+  await waitFor('the first to hold both', () => standIn.subscriptions().some((s) => s.length === 2));
+  const second = await startPipeline(liveSource(standIn, pairs), { worker: false, leaseTiming: FAST_LEASES, prefix: first.prefix });
+  pipelines.unshift(second);
+  await waitFor('one pair each', () => standIn.subscriptions().map((s) => s.length).join() === '1,1');
+  const rand = prng(8);
+  const now = Date.now();
+  const made: WireTrade[] = [];
+  for (const p of pairs) made.push(...standIn.execute(p, tradeSpecs(rand, 3, now - 1_000, now - 900, MARKET)));
+  await waitFor('heard', async () => (await counter(first, 'ticks_ingested_total')) >= made.length);
+
+  // Traded on the second's pair, unheard (as around a handover): the first's backfill must bring them.
+  const [handed] = second.log.find(/^took the lease of/).map((e) => (e.pairs as string[])[0]!);
+  made.push(...standIn.execute(handed!, tradeSpecs(rand, 2, now - 900, now - 800, MARKET), { broadcast: false }));
+  await second.ingester.close();
+  expect(second.log.find(/^gave up the lease of 1 pair\(s\) \(stopping\)/)).toHaveLength(1);
+  expect((await first.stats.readSourceStatus())?.state).toBe('connected');
+  await waitFor('the first to hold both again', () => standIn.subscriptions().map((s) => s.length).join() === '2');
+  await waitFor('every trade stored', async () => (await counter(first, 'ticks_ingested_total')) >= made.length);
+  expect(await counter(first, 'ticks_ingested_total')).toBe(made.length);
+});
