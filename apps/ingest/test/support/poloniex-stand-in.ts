@@ -66,8 +66,8 @@ export interface StandInOptions {
 /** How the next REST trade requests fail. */
 export type RestFailure = 'http-500' | 'html-503' | 'hang' | 'not-a-list';
 
-/** How the next candle requests fail: 429 (rate limited), 500, or the connection cut with no answer. */
-export type CandleFailure = 'http-429' | 'http-500' | 'cut';
+/** How the next candle requests fail: 429 (rate limited; with or without `Retry-After: 1`), 500, or the connection cut with no answer. */
+export type CandleFailure = 'http-429' | 'http-429-retry-after-1' | 'http-500' | 'cut';
 
 /** Poloniex's candle intervals the stand-in serves, in ms. */
 export const INTERVALS: Readonly<Record<string, number>> = {
@@ -128,8 +128,6 @@ export class PoloniexStandIn {
   candlesDown = false;
   /** Buckets with no trade: left out of the candle answers, or listed flat at the previous close. */
   quietBuckets: 'absent' | 'flat' = 'absent';
-  /** The Retry-After (seconds) of a 429; undefined: none sent. */
-  retryAfterSeconds: number | undefined = undefined;
   /** Candle requests answered 429 so far. */
   rateLimited = 0;
 
@@ -410,10 +408,12 @@ export class PoloniexStandIn {
 
   private candles(symbol: string, q: URLSearchParams, res: ServerResponse, json: (status: number, body: unknown) => void): void {
     if (this.candlesDown) return json(503, { code: 503, message: 'Service Unavailable' });
-    switch (this.candleFailures.shift()) {
+    const failure = this.candleFailures.shift();
+    switch (failure) {
       case 'http-429':
+      case 'http-429-retry-after-1':
         this.rateLimited++;
-        res.writeHead(429, { 'content-type': 'application/json', ...(this.retryAfterSeconds !== undefined && { 'retry-after': String(this.retryAfterSeconds) }) });
+        res.writeHead(429, { 'content-type': 'application/json', ...(failure === 'http-429-retry-after-1' && { 'retry-after': '1' }) });
         res.end(JSON.stringify({ code: 429, message: 'Too Many Requests' }));
         return;
       case 'http-500':
