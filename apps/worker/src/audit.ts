@@ -91,6 +91,8 @@ export class Auditor {
   private readonly now: () => number;
   private nextAt = 0;
   private closed = false;
+  /** Candles counted unavailable since the exchange last answered (one warning per outage, not per request). */
+  private unavailableRun: number | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -148,7 +150,12 @@ export class Auditor {
       const theirs = await this.fetch(pair, ms, from, to, tally);
       if (theirs === undefined) {
         counts.unavailable = ours.length;
+        this.unavailableRun = (this.unavailableRun ?? 0) + ours.length;
       } else {
+        if (this.unavailableRun !== undefined) {
+          this.log.info({ unavailable: this.unavailableRun }, `the exchange's candles answer again; ${this.unavailableRun} candle(s) were counted unavailable meanwhile`);
+          this.unavailableRun = undefined;
+        }
         const byTime = new Map(theirs.map((c) => [c.time, c]));
         for (const c of ours) {
           const ex = byTime.get(c.time);
@@ -207,10 +214,12 @@ export class Auditor {
           continue;
         }
         if (!(err instanceof RestError || err instanceof CandleShapeError)) throw err;
-        this.log.warn(
-          { pair, period: periodLabel(ms), from, to, err: err.message },
-          `cannot audit ${pair} ${periodLabel(ms)}: the exchange's candles are unavailable (counted as such)`,
-        );
+        if (this.unavailableRun === undefined) {
+          this.log.warn(
+            { pair, period: periodLabel(ms), from, to, err: err.message },
+            `cannot audit ${pair} ${periodLabel(ms)}: the exchange's candles are unavailable (counted as such until it answers again)`,
+          );
+        }
         return undefined;
       }
     }
