@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
+import { AUDIT_QUEUE, CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
 import { AppProcess } from './support/processes.js';
 import { PrivateCluster, freePort } from './support/redis-server.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
@@ -188,8 +188,8 @@ describe('on a Redis Cluster', () => {
     expect(keys.filter((k) => tagOf(k.key) === undefined).map((k) => k.key), 'keys without a hash tag').toEqual([]);
     const bySlot = new Map<string, Set<number>>();
     for (const { key, slot } of keys) bySlot.set(tagOf(key)!, (bySlot.get(tagOf(key)!) ?? new Set()).add(slot));
-    // A pair's data, the deployment's own keys and the close queue, each under its tag, and nothing else.
-    expect([...bySlot.keys()].sort()).toEqual([...PAIRS, CLOSE_QUEUE, 'global'].sort());
+    // A pair's data, the deployment's own keys, the close queue and the audit's (AUDIT is on by default), each under its tag, and nothing else.
+    expect([...bySlot.keys()].sort()).toEqual([...PAIRS, CLOSE_QUEUE, AUDIT_QUEUE, 'global'].sort());
     for (const [tag, slots] of bySlot) {
       expect([...slots], tag).toEqual([await cluster.slotOf(`{${tag}}`)]);
     }

@@ -23,18 +23,21 @@ declare module 'ioredis' {
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
     readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+    /** lua/audit-record.lua: 1 when the batch was recorded, 0 when its cursor had moved meanwhile. */
+    auditRecord(...keysAndArgs: (string | number)[]): Result<number, Context>;
   }
 }
 
-let sources: { addTicks: string; closePair: string; readCandles: string } | undefined;
+let sources: { addTicks: string; closePair: string; readCandles: string; auditRecord: string } | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
 export function defineScripts(redis: Redis | Cluster): void {
-  sources ??= { addTicks: load('add-ticks.lua'), closePair: load('close-pair.lua'), readCandles: load('read-candles.lua') };
+  sources ??= { addTicks: load('add-ticks.lua'), closePair: load('close-pair.lua'), readCandles: load('read-candles.lua'), auditRecord: load('audit-record.lua') };
   if (defined.has(redis)) return;
   defined.add(redis);
   redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
+  redis.defineCommand('auditRecord', { numberOfKeys: 3, lua: sources.auditRecord });
 }
