@@ -15,11 +15,11 @@
  * need not close twice as fast; the split shows whether the work is shared.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keys, openCloseQueue } from '@candlestack/shared';
 import { writeReplayFile } from './e2e.js';
-import { BenchApp, BenchRedis, waitFor, type BenchContext, type Figure } from './lib.js';
+import { BenchApp, BenchRedis, sleep, waitFor, type BenchContext, type Figure } from './lib.js';
 
 const HOUR = 3_600_000;
 const PERIODS = '1m,5m,15m,1h';
@@ -68,6 +68,9 @@ async function run(redis: BenchRedis, file: string, opts: { workers: number; pai
   const lastHour = Math.floor(opts.last / HOUR) * HOUR;
   const workers: BenchApp[] = [];
   const jobs: JobLine[][] = [];
+  // The workers start with the queue paused and get the work together
+  // once all are up, so that a slow start does not decide the split.
+  const queue = openCloseQueue(redis.client, keys, { watchOnly: true });
   try {
     ctx.progress(`close workers: ingesting the replay with no worker (prefix ${opts.prefix})`);
     const ingest = BenchApp.start('ingest', env);
@@ -77,32 +80,33 @@ async function run(redis: BenchRedis, file: string, opts: { workers: number; pai
       await ingest.stop();
     }
 
+    await queue.pause();
     ctx.progress(`close workers: ${opts.workers} worker(s) closing every bucket`);
-    const cpu0 = await redis.cpuSeconds();
+    const ready: boolean[] = [];
     for (let i = 0; i < opts.workers; i++) {
       const mine: JobLine[] = [];
       jobs.push(mine);
       workers.push(
         BenchApp.start('worker', { ...env, LOG_LEVEL: 'debug' }, (line) => {
+          if (line.includes('close schedulers in place')) ready[i] = true;
           const j = jobLine(line);
           if (j) mine.push(j);
         }),
       );
     }
+    await waitFor(() => ready.filter(Boolean).length === opts.workers, 'the workers to start', 60_000, 50);
+    await sleep(500); // their blocking connections are waiting for jobs
+    const cpu0 = await redis.cpuSeconds();
+    await queue.resume();
     await waitFor(async () => {
       const closed = await Promise.all(pairs.map((p) => redis.client.hget(keys.state(p), `c:${HOUR}`)));
       return closed.every((c) => c !== null && Number(c) >= lastHour);
     }, 'every 1h candle to close', 600_000, 100);
     // The workers' own catch-up runs, queued at their start, have run too (they close nothing more).
-    const queue = openCloseQueue(redis.client, keys, { watchOnly: true });
-    try {
-      await waitFor(async () => {
-        const c = await queue.getJobCounts('wait', 'active', 'prioritized');
-        return (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0;
-      }, 'the queued close runs', 60_000, 100);
-    } finally {
-      await queue.close();
-    }
+    await waitFor(async () => {
+      const c = await queue.getJobCounts('wait', 'active', 'prioritized');
+      return (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0;
+    }, 'the queued close runs', 60_000, 100);
     const redisCpu = (await redis.cpuSeconds()) - cpu0;
 
     const pipe = redis.client.pipeline();
@@ -122,6 +126,7 @@ async function run(redis: BenchRedis, file: string, opts: { workers: number; pai
       }),
     };
   } finally {
+    await queue.close();
     await Promise.all(workers.map((w) => w.stop()));
     await deletePrefix(redis, opts.prefix);
   }
@@ -149,29 +154,46 @@ export async function closeWorkers(ctx: BenchContext): Promise<Figure[]> {
     const file = join(dir, 'replay.jsonl');
     ctx.progress(`close workers: writing ${trades.toLocaleString('en-US')} trades over ${pairs} pairs, ${hours} h`);
     const { last } = writeReplayFile(file, trades, pairs, hours, 3);
-    const out: Figure[] = [];
-    let one: number | undefined;
-    for (const n of [1, 2]) {
-      const r = await run(redis, file, { workers: n, pairs, last, prefix: `bench-workers-${n}` }, ctx);
+    // Rounds alternate one worker and two, so that the load of others on a
+    // shared machine hits both alike; each keeps its best round.
+    const rounds = ctx.quick ? [1, 2] : [1, 2, 1, 2];
+    const best = new Map<number, { run: Run; perSecond: number; all: number[] }>();
+    for (const [i, n] of rounds.entries()) {
+      const load = loadavg()[0]!;
+      const r = await run(redis, file, { workers: n, pairs, last, prefix: `bench-workers-${i}` }, ctx);
       const perSecond = r.closed / (r.spanMs / 1000);
-      one ??= perSecond;
+      ctx.progress(`close workers: ${n} worker(s): ${Math.round(perSecond)} candles/s (load average ${load.toFixed(1)})`);
+      const b = best.get(n);
+      if (!b || perSecond > b.perSecond) best.set(n, { run: r, perSecond, all: [...(b?.all ?? []), perSecond] });
+      else b.all.push(perSecond);
+    }
+    const one = best.get(1)!.perSecond;
+    const out: Figure[] = [];
+    for (const [n, { run: r, perSecond, all }] of best) {
       const check = r.closed === r.counted ? 'logged = candles_closed_total' : `logged ${r.closed}, candles_closed_total ${r.counted}`;
+      const label = `${n} worker${n > 1 ? 's' : ''}`;
       out.push({
         section,
-        name: `${n} worker${n > 1 ? 's' : ''}: candles closed/s, ${pairs} pairs × ${hours} h, PERIODS=${PERIODS}`,
+        name: `${label}: candles closed/s, ${pairs} pairs × ${hours} h, PERIODS=${PERIODS}`,
         value: perSecond,
         unit: 'candles/s',
-        note: `${r.closed.toLocaleString('en-US')} candles in ${(r.spanMs / 1000).toFixed(1)} s; ${check}${n > 1 ? `; ×${(perSecond / one).toFixed(2)} of 1 worker` : ''}`,
+        note: `best of ${all.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}; ${r.closed.toLocaleString('en-US')} candles in ${(r.spanMs / 1000).toFixed(1)} s; ${check}${n > 1 ? `; ×${(perSecond / one).toFixed(2)} of 1 worker` : ''}`,
       });
-      out.push({ section, name: `${n} worker${n > 1 ? 's' : ''}: Redis CPU per candle closed`, value: (r.redisCpu * 1e6) / Math.max(r.closed, 1), unit: 'µs' });
+      out.push({
+        section,
+        name: `${label}: Redis CPU per candle closed`,
+        value: (r.redisCpu * 1e6) / Math.max(r.closed, 1),
+        unit: 'µs',
+        note: `Redis busy ${pct(r.redisCpu, r.spanMs / 1000)} of the span`,
+      });
       r.workers.forEach((w, i) =>
         out.push({
           section,
-          name: `${n} worker${n > 1 ? 's' : ''}: worker ${i + 1}'s share of the candles closed`,
+          name: `${label}: worker ${i + 1}'s share of the candles closed`,
           value: (100 * w.closed) / Math.max(r.closed, 1),
           unit: '%',
           ...(n > 1 && { goal: '≥ 15 each' }),
-          note: `${w.closed.toLocaleString('en-US')} candles, ${w.jobs} job(s), busy ${(w.busyMs / 1000).toFixed(1)} s, CPU ${w.cpu.toFixed(1)} s (${pct(w.cpu, r.spanMs / 1000)} of the span)`,
+          note: `${w.closed.toLocaleString('en-US')} candles, ${w.jobs} job(s), busy ${(w.busyMs / 1000).toFixed(1)} s, CPU ${w.cpu.toFixed(1)} s`,
         }),
       );
     }
