@@ -103,8 +103,8 @@ export async function clusterSpread(ctx: BenchContext): Promise<Figure[]> {
     ctx.progress(`cluster: writing ${trades.toLocaleString('en-US')} trades over ${pairs} pairs, ${hours} h`);
     const { last } = writeReplayFile(file, trades, pairs, hours, 4);
     const lastHour = Math.floor(last / HOUR) * HOUR;
-    const masters = (await cluster.masters()).sort((a, b) => a - b);
-    const before = await Promise.all(masters.map((m) => reading(cluster, m)));
+    // Every node before, the masters after: roles settle after the cluster is made.
+    const before = new Map(await Promise.all(cluster.ports.map(async (port) => [port, await reading(cluster, port)] as const)));
 
     ctx.progress('cluster: replay through ingester and worker (production build), REDIS_CLUSTER_NODES, PERIODS=1m,5m,15m,1h');
     const env = {
@@ -122,15 +122,18 @@ export async function clusterSpread(ctx: BenchContext): Promise<Figure[]> {
       throw new Error(`${err.message}; worker said: ${apps[0]!.lines.slice(-5).join(' | ')}`);
     });
     const seconds = (performance.now() - t0) / 1000;
+    const masters = (await cluster.masters()).sort((a, b) => a - b);
     const after = await Promise.all(masters.map((m) => reading(cluster, m)));
+    const start = masters.map((m) => before.get(m)!);
+    if (masters.length !== 3) ctx.progress(`cluster: ${masters.length} masters serve slots, not 3: the shares below are of ${masters.length}`);
     const held = await Promise.all(masters.map((m) => keysOn(cluster, m, keys)));
 
     const total = {
       pairs: held.reduce((s, h) => s + h.pairs.size, 0),
       pairKeys: held.reduce((s, h) => s + h.pairKeys, 0),
       trades: held.reduce((s, h) => s + h.trades, 0),
-      evalsha: masters.reduce((s, _, i) => s + after[i]!.evalsha - before[i]!.evalsha, 0),
-      cpu: masters.reduce((s, _, i) => s + after[i]!.cpu - before[i]!.cpu, 0),
+      evalsha: masters.reduce((s, _, i) => s + after[i]!.evalsha - start[i]!.evalsha, 0),
+      cpu: masters.reduce((s, _, i) => s + after[i]!.cpu - start[i]!.cpu, 0),
     };
     const goal = `⅓ ± ${TOLERANCE * 100}%`;
     const out: Figure[] = [
@@ -144,8 +147,8 @@ export async function clusterSpread(ctx: BenchContext): Promise<Figure[]> {
     ];
     masters.forEach((port, i) => {
       const h = held[i]!;
-      const calls = after[i]!.evalsha - before[i]!.evalsha;
-      const cpu = after[i]!.cpu - before[i]!.cpu;
+      const calls = after[i]!.evalsha - start[i]!.evalsha;
+      const cpu = after[i]!.cpu - start[i]!.cpu;
       const p = share(h.pairs.size, total.pairs, masters.length);
       const k = share(h.pairKeys, total.pairKeys, masters.length);
       const t = share(h.trades, total.trades, masters.length);
