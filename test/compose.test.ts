@@ -206,7 +206,7 @@ describe.skipIf(!compose)(`docker-compose.yml, read by ${compose?.join(' ') ?? '
       ({ services, volumes = {} } = resolved(ADMIN, [], ['cluster']));
     });
 
-    it('belongs to the profile alone: the default services have no profile', () => {
+    it('is in the profile, and the default services in none', () => {
       for (const name of ['redis', 'ingest', 'worker', 'api']) expect(services[name]!.profiles ?? [], name).toEqual([]);
       for (const name of [...CLUSTER_NODES, 'cluster-init', ...CLUSTER_APPS]) expect(services[name]!.profiles, name).toEqual(['cluster']);
     });
