@@ -189,12 +189,16 @@ export class PrivateCluster {
     }
   }
 
-  /** The ports of the masters now (from CLUSTER NODES). */
+  /**
+   * The ports of the masters now (from CLUSTER NODES): nodes flagged master
+   * that serve slots. Just after `create`, a replica may still be flagged
+   * master for a moment, with no slots.
+   */
   async masters(): Promise<number[]> {
     const text = await this.onNode(this.running()[0]!, (r) => r.cluster('NODES') as Promise<string>);
     return text
       .split('\n')
-      .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l))
+      .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l) && l.trim().split(' ').length > 8)
       .map((l) => Number(/:(\d+)@/.exec(l)![1]));
   }
 
