@@ -122,6 +122,24 @@ describe('on a Redis Cluster', () => {
     }
   });
 
+  it("connects to a cluster that asks for a password with REDIS_URL's credentials", async () => {
+    const locked = await PrivateCluster.start(3, 0, { password: 's3cret pass' });
+    const env = { REDIS_URL: `redis://:${encodeURIComponent('s3cret pass')}@127.0.0.1:6379`, REDIS_CLUSTER_NODES: locked.nodes };
+    const clients = [createRedis(env, 'command'), createRedis(env, 'bullmq')];
+    try {
+      for (const [i, client] of clients.entries()) {
+        await waitFor(() => client.status === 'ready', 'the cluster client, authenticated');
+        // Keys on every master: each node's connection authenticated.
+        for (let k = 0; k < 30; k++) await client.set(`pw:{${i}-${k}}`, String(k));
+        expect(await client.get(`pw:{${i}-29}`)).toBe('29');
+      }
+      expect(new Set((await locked.keys('pw:*')).map((k) => k.port)).size).toBe(3);
+    } finally {
+      for (const c of clients) await closeRedis(c);
+      await locked.destroy();
+    }
+  });
+
   it('deletes a prefix on every master', async () => {
     const client = createRedis({ REDIS_URL: 'redis://unused', REDIS_CLUSTER_NODES: cluster.nodes }, 'command') as Cluster;
     try {
