@@ -23,6 +23,8 @@ declare module 'ioredis' {
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
     readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
+    /** lua/audit-record.lua: 1 when the batch was recorded, 0 when its cursor had moved meanwhile. */
+    auditRecord(...keysAndArgs: (string | number)[]): Result<number, Context>;
     /** lua/renew-lease-1.lua: 1 if renewed (or taken again, being free), 0 if another holds the lease. */
     renewLease(key: string, owner: string, ttlMs: number): Result<number, Context>;
     /** lua/release-lease-1.lua: 1 if released, 0 if the caller did not hold the lease. */
@@ -32,7 +34,7 @@ declare module 'ioredis' {
   }
 }
 
-let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
+let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'auditRecord' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
@@ -41,6 +43,7 @@ export function defineScripts(redis: Redis | Cluster): void {
     addTicks: load('add-ticks.lua'),
     closePair: load('close-pair.lua'),
     readCandles: load('read-candles.lua'),
+    auditRecord: load('audit-record.lua'),
     renewLease: load('renew-lease-1.lua'),
     releaseLease: load('release-lease-1.lua'),
     heartbeat: load('heartbeat-1.lua'),
@@ -50,6 +53,7 @@ export function defineScripts(redis: Redis | Cluster): void {
   redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
+  redis.defineCommand('auditRecord', { numberOfKeys: 3, lua: sources.auditRecord });
   redis.defineCommand('renewLease', { numberOfKeys: 1, lua: sources.renewLease });
   redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: sources.releaseLease });
   redis.defineCommand('heartbeat', { numberOfKeys: 1, lua: sources.heartbeat });
