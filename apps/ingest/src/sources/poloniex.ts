@@ -4,9 +4,9 @@
  * One connection at a time. Each connection subscribes to the pairs this
  * ingester holds the lease of (all of them when it runs alone), subscribes
  * and unsubscribes on the same connection as leases are taken and given up
- * (see pair-leases.ts), checks the acks, keeps itself alive with `{"event":"ping"}` (the exchange ends a
- * session that sends nothing for 30 s) and counts a missing pong as a dead
- * connection. Any drop (close frame or none, refused, DNS failure, no pong,
+ * (see pair-leases.ts), checks the acks, keeps itself alive with
+ * `{"event":"ping"}` (the exchange ends a session that sends nothing for
+ * 30 s) and counts a missing pong as a dead connection. Any drop (close frame or none, refused, DNS failure, no pong,
  * no ack) is announced downstream and followed by a reconnect with capped
  * exponential backoff and jitter, reset by the first good message. After
  * every subscription, and so at start-up too, the REST backfill (see
@@ -42,8 +42,6 @@ interface Session {
   readonly leaving: Set<string>;
   /** Called once no subscribe or unsubscribe is pending, or the connection is gone. */
   readonly settled: (() => void)[];
-  batches: number;
-  acked: number;
   good: boolean;
   error?: Error;
   /** Why we ended it ourselves (no pong, no ack...). */
@@ -184,7 +182,6 @@ export class PoloniexSource implements Source {
   private request(s: Session, kind: 'subscribe' | 'unsubscribe', symbols: readonly string[]): void {
     const request = kind === 'subscribe' ? subscribeRequest(symbols) : unsubscribeRequest(symbols);
     s.pending.push({ kind, request, symbols });
-    if (kind === 'subscribe') s.batches++;
     s.ws.send(request);
     s.ackTimer ??= setTimeout(() => this.end(s, `no subscription ack within ${this.opts.ackTimeoutMs} ms`), this.opts.ackTimeoutMs);
   }
@@ -215,7 +212,7 @@ export class PoloniexSource implements Source {
   private connect(): void {
     if (this.closed) return;
     const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: this.opts.handshakeTimeoutMs });
-    const s: Session = { ws, opened: {}, pending: [], anchors: new Map(), subscribed: new Set(), leaving: new Set(), settled: [], batches: 0, acked: 0, good: false };
+    const s: Session = { ws, opened: {}, pending: [], anchors: new Map(), subscribed: new Set(), leaving: new Set(), settled: [], good: false };
     this.session = s;
     ws.on('open', () => this.onOpen(s));
     ws.on('message', (data, isBinary) => this.onMessage(s, data, isBinary));
@@ -349,7 +346,6 @@ export class PoloniexSource implements Source {
     if (missing.length > 0) {
       this.log?.warn({ request: req.request, ack: text, missing }, `Poloniex acknowledged the subscription without ${missing.join(', ')}`);
     }
-    s.acked++;
     // A pair given up while its subscription was on its way needs no backfill.
     for (const p of req.symbols) if (!missing.includes(p) && s.subscribed.has(p)) this.backfiller!.request(p, s.anchors.get(p) ?? {});
     this.checkSettled(s);
