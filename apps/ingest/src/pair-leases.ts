@@ -122,14 +122,7 @@ export class PairLeases {
       );
       const plan = planLeases(this.candidates, new Set(this.held.keys()), live);
       if (plan.release.length > 0) await this.release(plan.release, live, plan.share);
-      const taken: string[] = [];
-      for (const p of plan.take) {
-        if (this.held.size >= plan.share || this.stopped) break;
-        if (await this.leases.take(this.keys.lease(p))) {
-          this.held.set(p, until);
-          taken.push(p);
-        }
-      }
+      const taken = await this.takeFree(plan.take, plan.share, until);
       if (taken.length > 0) {
         this.log.info({ pairs: taken, live, share: plan.share }, `took the lease of ${taken.join(', ')} (${live} live ingester(s), share ${plan.share})`);
       }
@@ -143,6 +136,29 @@ export class PairLeases {
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Takes free leases among `candidates` until this ingester holds `share`.
+   * Who holds each is asked all at once (one round trip, whatever the number
+   * of pairs), then only as many free ones are tried at a time as are still
+   * missing, so the share is never overshot.
+   */
+  private async takeFree(candidates: readonly string[], share: number, until: number): Promise<string[]> {
+    if (candidates.length === 0) return [];
+    const holders = await Promise.all(candidates.map((p) => this.leases.holder(this.keys.lease(p))));
+    const free = candidates.filter((_, i) => holders[i] === null);
+    const taken: string[] = [];
+    while (free.length > 0 && this.held.size < share && !this.stopped) {
+      const batch = free.splice(0, share - this.held.size);
+      const got = await Promise.all(batch.map((p) => this.leases.take(this.keys.lease(p))));
+      batch.forEach((p, i) => {
+        if (!got[i]) return;
+        this.held.set(p, until);
+        taken.push(p);
+      });
+    }
+    return taken;
   }
 
   /** Gives pairs up: unsubscribed first, then released, so another ingester takes them with a backfill. */
