@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
+import { AUDIT_QUEUE, CLOSE_QUEUE, Keys, candlesFromTicks, closeRedis, createRedis, deletePrefixKeys, enqueueClose, openCloseQueue, type Tick } from '@candlestack/shared';
 import { AppProcess } from './support/processes.js';
 import { PrivateCluster, freePort } from './support/redis-server.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
@@ -122,6 +122,24 @@ describe('on a Redis Cluster', () => {
     }
   });
 
+  it("connects to a cluster that asks for a password with REDIS_URL's credentials", async () => {
+    const locked = await PrivateCluster.start(3, 0, { password: 's3cret pass' });
+    const env = { REDIS_URL: `redis://:${encodeURIComponent('s3cret pass')}@127.0.0.1:6379`, REDIS_CLUSTER_NODES: locked.nodes };
+    const clients = [createRedis(env, 'command'), createRedis(env, 'bullmq')];
+    try {
+      for (const [i, client] of clients.entries()) {
+        await waitFor(() => client.status === 'ready', 'the cluster client, authenticated');
+        // Keys on every master: each node's connection authenticated.
+        for (let k = 0; k < 30; k++) await client.set(`pw:{${i}-${k}}`, String(k));
+        expect(await client.get(`pw:{${i}-29}`)).toBe('29');
+      }
+      expect(new Set((await locked.keys('pw:*')).map((k) => k.port)).size).toBe(3);
+    } finally {
+      for (const c of clients) await closeRedis(c);
+      await locked.destroy();
+    }
+  });
+
   it('deletes a prefix on every master', async () => {
     const client = createRedis({ REDIS_URL: 'redis://unused', REDIS_CLUSTER_NODES: cluster.nodes }, 'command') as Cluster;
     try {
@@ -188,8 +206,8 @@ describe('on a Redis Cluster', () => {
     expect(keys.filter((k) => tagOf(k.key) === undefined).map((k) => k.key), 'keys without a hash tag').toEqual([]);
     const bySlot = new Map<string, Set<number>>();
     for (const { key, slot } of keys) bySlot.set(tagOf(key)!, (bySlot.get(tagOf(key)!) ?? new Set()).add(slot));
-    // A pair's data, the deployment's own keys and the close queue, each under its tag, and nothing else.
-    expect([...bySlot.keys()].sort()).toEqual([...PAIRS, CLOSE_QUEUE, 'global'].sort());
+    // A pair's data, the deployment's own keys, the close queue and the audit's (AUDIT is on by default), each under its tag, and nothing else.
+    expect([...bySlot.keys()].sort()).toEqual([...PAIRS, CLOSE_QUEUE, AUDIT_QUEUE, 'global'].sort());
     for (const [tag, slots] of bySlot) {
       expect([...slots], tag).toEqual([await cluster.slotOf(`{${tag}}`)]);
     }

@@ -114,6 +114,7 @@ describe('docs/websocket.md', () => {
 describe('the user-facing files', () => {
   const files = [
     'README.md',
+    'SCALING.md',
     '.env.example',
     'docker-compose.yml',
     'docker-compose.redis-port.yml',

@@ -26,7 +26,7 @@ const PAIR = 'DEEP_USDT';
 const MINUTES = 5_200;
 const ENCODINGS = ['identity', 'gzip', 'br'] as const;
 
-async function seed(redis: BenchRedis): Promise<number> {
+export async function seed(redis: BenchRedis): Promise<number> {
   const plan = planPeriods(parsePeriods(PERIODS));
   const keys = new Keys(PREFIX);
   await checkMeta(redis.client, keys, plan, { source: 'simulated', recordPeriods: true });

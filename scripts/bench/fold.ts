@@ -1,6 +1,7 @@
 /**
- * The production fold per core (fold.ts foldBatch, as the ingester runs it:
- * batches of one pair's trades into partial base candles, decimals exact)
+ * The production fold per core (fold.ts foldBatch: the fold TradeBatch.push
+ * runs in the ingester, one pair's trades into partial base candles,
+ * decimals exact, without the packing for the stream)
  * beside the folds the field uses, over the same trades: ccxt's
  * buildOHLCVC and tardis-dev's computeTradeBars (both on doubles: a sum of
  * prices and sizes drifts by binary rounding, ours does not). CPU time of

@@ -138,23 +138,33 @@ export class BenchApp {
   private constructor(
     readonly app: string,
     readonly proc: ChildProcess,
+    onLine?: (line: string) => void,
   ) {
-    const keep = (d: Buffer) => {
-      for (const l of d.toString().split('\n')) if (l.trim()) this.lines.push(l);
+    // A chunk may end inside a line: the tail waits for the next chunk.
+    const tails = new Map<unknown, string>();
+    const keep = (stream: unknown) => (d: Buffer) => {
+      const parts = ((tails.get(stream) ?? '') + d.toString()).split('\n');
+      tails.set(stream, parts.pop()!);
+      for (const l of parts) {
+        if (!l.trim()) continue;
+        this.lines.push(l);
+        onLine?.(l);
+      }
       if (this.lines.length > 2000) this.lines.splice(0, this.lines.length - 1000);
     };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
+    proc.stdout!.on('data', keep(proc.stdout));
+    proc.stderr!.on('data', keep(proc.stderr));
     this.exited = new Promise((r) => proc.once('exit', () => r()));
   }
 
-  static start(app: 'ingest' | 'worker' | 'api', env: Record<string, string>): BenchApp {
+  /** `onLine` sees every line the app prints, whole (`lines` keeps only the last thousand or so). */
+  static start(app: 'ingest' | 'worker' | 'api', env: Record<string, string>, onLine?: (line: string) => void): BenchApp {
     const proc = spawn(process.execPath, [join(ROOT, `apps/${app}/dist/main.js`)], {
       cwd: join(ROOT, `apps/${app}`),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new BenchApp(app, proc);
+    return new BenchApp(app, proc, onLine);
   }
 
   /** CPU time of the process so far (user + system, seconds), from /proc. */

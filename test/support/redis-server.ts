@@ -106,15 +106,17 @@ export class PrivateCluster {
     /** The nodes' client ports. */
     readonly ports: readonly number[],
     private readonly busPorts: readonly number[],
+    /** requirepass (and masterauth) of every node, if any. */
+    readonly password?: string,
   ) {}
 
-  static async start(masters = 3, replicas = 1): Promise<PrivateCluster> {
+  static async start(masters = 3, replicas = 1, opts: { readonly password?: string } = {}): Promise<PrivateCluster> {
     const n = masters * (1 + replicas);
     const ports = await freePorts(2 * n);
-    const c = new PrivateCluster(ports.slice(0, n), ports.slice(n));
+    const c = new PrivateCluster(ports.slice(0, n), ports.slice(n), opts.password);
     try {
       c.ports.forEach((port, i) => c.spawn(port, c.busPorts[i]!));
-      await Promise.all(c.ports.map((port) => waitFor(() => ping(port), `cluster node on ${port}`, 10_000)));
+      await Promise.all(c.ports.map((port) => waitFor(() => ping(port, opts.password), `cluster node on ${port}`, 10_000)));
       await c.create(replicas);
       await c.waitOk();
       return c;
@@ -143,6 +145,7 @@ export class PrivateCluster {
         '--dbfilename', `dump-${port}.rdb`,
         '--save', '',
         '--appendonly', 'no',
+        ...(this.password ? ['--requirepass', this.password, '--masterauth', this.password] : []),
       ],
       { stdio: 'ignore' },
     );
@@ -150,7 +153,10 @@ export class PrivateCluster {
   }
 
   private async create(replicas: number): Promise<void> {
-    const args = ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'];
+    const args = [
+      ...(this.password ? ['-a', this.password, '--no-auth-warning'] : []),
+      ...['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+    ];
     const out: Buffer[] = [];
     const cli = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     cli.stdout.on('data', (b: Buffer) => out.push(b));
@@ -179,7 +185,7 @@ export class PrivateCluster {
 
   /** Runs `fn` on a plain connection to one node. */
   async onNode<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
-    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(this.password && { password: this.password }) });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -189,12 +195,16 @@ export class PrivateCluster {
     }
   }
 
-  /** The ports of the masters now (from CLUSTER NODES). */
+  /**
+   * The ports of the masters now (from CLUSTER NODES): nodes flagged master
+   * that serve slots. Just after `create`, a replica may still be flagged
+   * master for a moment, with no slots.
+   */
   async masters(): Promise<number[]> {
     const text = await this.onNode(this.running()[0]!, (r) => r.cluster('NODES') as Promise<string>);
     return text
       .split('\n')
-      .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l))
+      .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l) && l.trim().split(' ').length > 8)
       .map((l) => Number(/:(\d+)@/.exec(l)![1]));
   }
 
@@ -282,8 +292,8 @@ export class PrivateCluster {
   }
 }
 
-async function ping(port: number): Promise<boolean> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+async function ping(port: number, password?: string): Promise<boolean> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...(password && { password }) });
   c.on('error', () => undefined);
   try {
     await c.connect();

@@ -20,6 +20,7 @@ import { healthRouter } from './routes/health.js';
 import { pairsRouter } from './routes/pairs.js';
 import { tradesRouter } from './routes/trades.js';
 import { openApiRouter } from './routes/openapi.js';
+import { auditRouter } from './routes/audit.js';
 import { deadLetterRouter } from './routes/dead-letter.js';
 
 export interface AppDeps {
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(
     healthRouter({
       redis: deps.redis,
+      keys: deps.store.keys,
       stats: deps.stats,
       periods,
       graceMs: config.GRACE_MS,
@@ -83,6 +85,7 @@ export function createApp(deps: AppDeps): { app: Express; metrics: Metrics } {
   app.use(ADMIN_PREFIX, adminDoors(deps.credentials === undefined));
   app.use(boardRouter(deps.queues, deps.credentials, log.child({ component: 'board' }), () => deps.redis.status === 'ready'));
   app.use(deadLetterRouter(deps.redis, deps.store.keys, deps.credentials));
+  app.use(auditRouter(deps.redis, deps.store.keys, deps.credentials));
   if (deps.dashboard) app.use(deps.dashboard);
 
   app.use(notFound);

@@ -9,7 +9,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { COUNTERS, sourceNow, type CandleStore, type Logger, type Period, type SourceStatus, type Stats } from '@candlestack/shared';
+import { AUDIT_RESULTS, COUNTERS, auditField, sourceNow, type CandleStore, type Logger, type Period, type SourceStatus, type Stats } from '@candlestack/shared';
 import { registerCloseLag } from './close-lag-histogram.js';
 import { HEARTBEAT_MAX_AGE_MS } from './readiness.js';
 import { methodNotAllowed } from './errors.js';
@@ -94,6 +94,19 @@ export function createMetrics(stats: Stats, deployment: DeploymentReads, periods
       },
     });
   }
+
+  new Counter({
+    name: `${PREFIX}candles_audited_total`,
+    help: "Closed candles compared with the exchange's own for the same bucket (docs/audit.md), by result: equal, differs, or unavailable (the exchange's candles could not be had)",
+    labelNames: ['result'],
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      if (!s) return;
+      this.reset();
+      for (const result of AUDIT_RESULTS) this.inc({ result }, s[auditField(result)] ?? 0);
+    },
+  });
 
   registerCloseLag(registry, periods, snapshot);
 

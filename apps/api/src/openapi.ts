@@ -7,7 +7,11 @@ import { z } from 'zod';
 import type { Period } from '@candlestack/shared';
 import { CANDLE_FORMATS, DEFAULT_LIMIT, MAX_LIMIT, candlesQuery } from './routes/candles-query.js';
 import { DEFAULT_TRADES, MAX_TRADES, tradesQuery } from './routes/trades.js';
+import { DEFAULT_AUDIT_LIMIT } from './routes/audit.js';
+import { AUDIT_KEEP } from '@candlestack/shared';
 import {
+  auditResponse,
+  exchangeCandleSchema,
   candleRowSchema,
   candleRowsResponse,
   candleSchema,
@@ -74,7 +78,7 @@ const queryParams = (params: Record<string, { description: string; schema: Json 
 export function openApiDocument(periods: readonly Period[]): Json {
   // Every response schema is registered once under components and referenced.
   const registry = z.registry<{ id: string }>();
-  for (const s of [candleSchema, sourceSchema, candlesResponse, candleRowSchema, candleRowsResponse, tradeSchema, tradesResponse, pairsResponse, errorBody, healthResponse, readyResponse]) {
+  for (const s of [auditResponse, exchangeCandleSchema, candleSchema, sourceSchema, candlesResponse, candleRowSchema, candleRowsResponse, tradeSchema, tradesResponse, pairsResponse, errorBody, healthResponse, readyResponse]) {
     const id = (s.meta() as { id?: string } | undefined)?.id;
     if (id) registry.add(s, { id });
   }
@@ -193,6 +197,29 @@ export function openApiDocument(periods: readonly Period[]): Json {
             400: error('A bad limit'),
             401: error('Credentials needed (ADMIN_USER, ADMIN_PASSWORD)'),
             403: error('Another site\'s request, or an open board reached by a name other than loopback'),
+            503: unavailable,
+          },
+        },
+      },
+      '/admin/audit': {
+        get: {
+          operationId: 'getAuditDifferences',
+          summary: "Closed candles that differ from the exchange's own, newest first, both side by side (admin access rule as the board)",
+          parameters: [
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: `1 to ${AUDIT_KEEP}, default ${DEFAULT_AUDIT_LIMIT}`,
+              schema: { type: 'integer', minimum: 1, maximum: AUDIT_KEEP, default: DEFAULT_AUDIT_LIMIT },
+            },
+          ],
+          responses: {
+            200: json('AuditResponse', 'The differences kept'),
+            ...refusals(true),
+            400: error('A bad limit'),
+            401: error('Credentials needed (ADMIN_USER, ADMIN_PASSWORD)'),
+            403: error("Another site's request, or an open board reached by a name other than loopback"),
             503: unavailable,
           },
         },

@@ -30,6 +30,13 @@ describe('dueFiring', () => {
 });
 
 describe('assessReadiness', () => {
+  it('warns, and stays ready, when more than 10 closed candles differed from the exchange in the last hour', () => {
+    expect(assessReadiness(input({ recentAuditDifferences: 10 })).warnings).toEqual([]);
+    const r = assessReadiness(input({ recentAuditDifferences: 11 }));
+    expect(r.ready).toBe(true);
+    expect(r.warnings).toEqual(["more than 10 closed candles differ from the exchange's own in the last hour: see /admin/audit"]);
+  });
+
   it('is ready when the source is fresh and every close job ran since its due firing', () => {
     const r = assessReadiness(input());
     expect(r).toMatchObject({ ready: true, reasons: [], warnings: [] });

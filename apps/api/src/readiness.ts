@@ -18,13 +18,18 @@
  *   period's job at once (a catch-up); else a long period such as 1d would
  *   keep /readyz at 503 until its next firing, which is the truth anyway:
  *   that candle was not closed on time.
- * Gaps the source reported do not make the API unready, but are reported.
+ * Gaps the source reported do not make the API unready, but are reported;
+ * so are closed candles that differ from the exchange's own (docs/audit.md):
+ * more than AUDIT_WARN_DIFFERS of them found in the last hour is a warning.
  */
 import type { Period, SourceStatus } from '@candlestack/shared';
 
 export const HEARTBEAT_MAX_AGE_MS = 15_000;
 export const CLOSE_SLACK_MS = 10_000;
 export const STARTUP_GRACE_MS = 30_000;
+/** More differing candles than this found within AUDIT_WARN_WINDOW_MS is a warning of /readyz. */
+export const AUDIT_WARN_DIFFERS = 10;
+export const AUDIT_WARN_WINDOW_MS = 3_600_000;
 const READY_STATES: ReadonlySet<string> = new Set(['connected', 'replaying', 'done']);
 
 export interface ReadinessInput {
@@ -37,6 +42,8 @@ export interface ReadinessInput {
   readonly source: SourceStatus | undefined;
   /** The stats hash (Stats.read()). */
   readonly stats: Readonly<Record<string, number>>;
+  /** Closed candles the audit found differing within AUDIT_WARN_WINDOW_MS (counted up to AUDIT_WARN_DIFFERS + 1). */
+  readonly recentAuditDifferences?: number;
 }
 
 export interface SourceCheck {
@@ -111,5 +118,9 @@ export function assessReadiness(input: ReadinessInput): Readiness {
   const source = checkSource(input.source, input.now, reasons, warnings);
   const closeJobs: Record<string, CloseJobCheck> = {};
   for (const p of input.periods) closeJobs[p.label] = checkCloseJob(p, input, reasons, warnings);
+  const differs = input.recentAuditDifferences ?? 0;
+  if (differs > AUDIT_WARN_DIFFERS) {
+    warnings.push(`more than ${AUDIT_WARN_DIFFERS} closed candles differ from the exchange's own in the last hour: see /admin/audit`);
+  }
   return { ready: reasons.length === 0, reasons, warnings, source, closeJobs };
 }

@@ -97,3 +97,25 @@ export const readyResponse = z
     checks: z.record(z.string(), z.unknown()),
   })
   .meta({ id: 'Readiness' });
+
+export const exchangeCandleSchema = candleSchema.omit({ closed: true }).meta({ id: 'ExchangeCandle', description: "The exchange's own candle for the bucket, in our field names (docs/audit.md)" });
+
+export const auditResponse = z
+  .object({
+    total: z.number().int().min(0).meta({ description: 'Differences kept (the newest 500)' }),
+    differences: z
+      .array(
+        z.object({
+          id: z.string().meta({ description: 'The entry id (its time in ms, then a sequence)' }),
+          pair: z.string().meta({ example: 'BTC_USDT' }),
+          period: z.string().meta({ example: '1m' }),
+          time: z.number().int().meta({ description: "The bucket's start: ms since the epoch, UTC" }),
+          at: z.number().int().meta({ description: 'When the audit found the difference (ms)' }),
+          fields: z.array(z.enum(['open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'trades'])).meta({ description: 'The fields that differ' }),
+          ours: candleSchema,
+          exchange: exchangeCandleSchema.nullable().meta({ description: 'null: the exchange lists no candle for the bucket' }),
+        }),
+      )
+      .meta({ description: 'Newest first' }),
+  })
+  .meta({ id: 'AuditResponse' });

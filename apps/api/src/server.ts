@@ -18,6 +18,7 @@ import {
   createLogger,
   createRedis,
   onLibraryError,
+  openAuditQueue,
   openCloseQueue,
   planPeriods,
   type Logger,
@@ -122,6 +123,9 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
     // Unheard, BullMQ prints its errors with console.error (the AUTH password included).
     onLibraryError(queue, log, 'board queue');
     closers.push({ what: 'queue', close: () => queue.close() });
+    const auditQueue = openAuditQueue(bullRedis, keys, { watchOnly: true });
+    onLibraryError(auditQueue, log, 'board audit queue');
+    closers.push({ what: 'audit queue', close: () => auditQueue.close() });
 
     const plan = planPeriods(config.PERIODS);
     // The stored meta must agree with PERIODS, or every read would misread
@@ -150,7 +154,7 @@ export async function startApi(config: ApiConfig, opts: StartOptions = {}): Prom
       redis,
       store,
       stats: new Stats(redis, keys),
-      queues: [queue],
+      queues: [queue, auditQueue],
       credentials,
       log,
       upSince,

@@ -135,7 +135,7 @@ describe('the open board (loopback, no credentials)', () => {
       expect((await send(self, 'GET', '/admin/queues/api/queues', { host })).status, host).toBe(200);
     }
     for (const host of [`evil.example:${port}`, 'evil.example', '127.0.0.1.evil.example', `localhost.evil.example:${port}`, '0.0.0.0', '[::2]', `127.0.0.1@evil.example`]) {
-      for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/favicon.ico', '/admin/dead-letter', '/Admin/Queues/api/queues']) {
+      for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/favicon.ico', '/admin/dead-letter', '/admin/audit', '/Admin/Queues/api/queues']) {
         const res = await send(self, 'GET', path, { host });
         expect(res.status, `${host} ${path}`).toBe(403);
         expect(res.code).toBe('forbidden_host');

@@ -16,13 +16,13 @@ describe('on a loopback address without credentials', () => {
   });
   afterAll(() => t.stop());
 
-  it('serves the board, open, over the close queue', async () => {
+  it('serves the board, open, over the close and audit queues', async () => {
     const page = await t.fetch('/admin/queues');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const api = await t.get<{ queues: { name: string }[] }>('/admin/queues/api/queues');
     expect(api.status).toBe(200);
-    expect(api.body.queues.map((q) => q.name)).toEqual(['close']);
+    expect(api.body.queues.map((q) => q.name)).toEqual(['close', 'audit']);
   });
 
   it('answers a malformed JSON body with 400, without internals', async () => {

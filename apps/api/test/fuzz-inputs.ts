@@ -32,6 +32,7 @@ const ROUTES = [
   '/admin/queues/api/redis/stats',
   '/admin/queues/api/queues/close/jobs',
   '/admin/dead-letter',
+  '/admin/audit',
 ];
 const PAIRS = ['BTC_USDT', 'btc_usdt', 'BTC-USDT', 'BTC%2FUSDT', 'BTC/USDT', 'ETH_USDT', 'ZZZ_USDT', 'BTCUSDT', 'BTC__USDT', '_', 'A_B'];
 const PERIODS = ['1m', '5m', '60s', '300s', '1h', '7m', '0m', '-1m', '1M', '1e3m', '1.5m', '99999999999999999999m', 'm', '1', '1d'];

@@ -11,7 +11,7 @@
 import WebSocket from 'ws';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOSE_QUEUE } from '@candlestack/shared';
+import { AUDIT_QUEUE, CLOSE_QUEUE } from '@candlestack/shared';
 import { chance, either, fuzzParams } from '../../../test/support/fuzz.js';
 import { sleep, waitFor } from '../../../test/support/wait.js';
 import { candleSchema, candlesResponse } from '../src/schemas.js';
@@ -30,13 +30,13 @@ const WS_MESSAGES = 100;
 const BURST_RUNS = 5;
 
 let t: TestApi;
-/** Every key of the test's prefix but BullMQ's, with its DUMP, before the fuzz. */
+/** Every key of the test's prefix but BullMQ's (the close and audit queues), with its DUMP, before the fuzz. */
 let before: Map<string, string>;
 
 async function dataKeys(): Promise<Map<string, string>> {
   const keys = await t.redis.keys(`${t.prefix}:*`);
   const out = new Map<string, string>();
-  for (const k of keys.filter((k) => !k.startsWith(`${t.keys.bullPrefix(CLOSE_QUEUE)}:`)).sort()) {
+  for (const k of keys.filter((k) => ![CLOSE_QUEUE, AUDIT_QUEUE].some((q) => k.startsWith(`${t.keys.bullPrefix(q)}:`))).sort()) {
     out.set(k, (await t.redis.dumpBuffer(k))?.toString('base64') ?? '');
   }
   return out;

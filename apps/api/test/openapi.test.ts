@@ -30,7 +30,7 @@ function check(schema: string, body: unknown): void {
 describe('GET /openapi.json', () => {
   it('is an OpenAPI 3.1 document of every route, with the query parameters the server validates', () => {
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/dead-letter', '/candles/{pair}/{period}', '/healthz', '/metrics', '/openapi.json', '/pairs', '/readyz', '/trades/{pair}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/audit', '/admin/dead-letter', '/candles/{pair}/{period}', '/healthz', '/metrics', '/openapi.json', '/pairs', '/readyz', '/trades/{pair}']);
     expect(doc.paths['/trades/{pair}']!.get!.parameters!.map((p) => p.name)).toEqual(['pair', 'limit', 'from', 'to']);
     const params = doc.paths['/candles/{pair}/{period}']!.get!.parameters!.map((p) => p.name);
     expect(params).toEqual(['pair', 'period', 'limit', 'from', 'to', 'format']);

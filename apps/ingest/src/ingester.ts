@@ -73,6 +73,8 @@ export class Ingester {
   private readonly known = new Set<string>();
   private closing: Promise<void> | undefined;
   private queue: { queue: Queue<CloseJobData>; conn: RedisClient } | undefined;
+  /** For a replay: the base bucket the last close run was asked for, and the asking in flight (closeAsReplayed). */
+  private readonly replayCloses: { asked: number; run?: Promise<void> } = { asked: -Infinity };
   /** A replay's clock: the newest trade time accepted so far (ms). */
   private replayClock = -Infinity;
   private replay:
@@ -150,7 +152,13 @@ export class Ingester {
       flushAt: flatOut ? Math.min(200_000, Math.floor(config.INGEST_BUFFER / 2)) : 50_000,
       // The source rides along so the worker reads a replay clock even if
       // the first write at start-up found Redis away.
-      onFlushed: source.kind === 'replay' ? (t) => this.writeClock({ source: 'replay', time: t }) : undefined,
+      onFlushed:
+        source.kind === 'replay'
+          ? async (t) => {
+              await this.writeClock({ source: 'replay', time: t });
+              this.closeAsReplayed(t);
+            }
+          : undefined,
     });
   }
 
@@ -393,6 +401,38 @@ export class Ingester {
     await this.redis.hset(this.keys.clock(), fields);
   }
 
+  /**
+   * For a replay: asks the workers for a close run when its clock enters a
+   * new base bucket, so that closing goes on beside the reading instead of
+   * all after it (the worker's schedules follow the wall clock, a minute
+   * apart, while a replay crosses hours of buckets in seconds). One run at
+   * a time: a new one only once the last has left the queue, so runs never
+   * pile up faster than the workers go. What a run closes is what the
+   * worker finds due by the replay clock, as for any scheduled run; a trade
+   * written later into a closed bucket revises it (the late-trade path).
+   */
+  private closeAsReplayed(time: number): void {
+    const bucket = Math.floor(time / this.store.plan.baseMs);
+    if (bucket <= this.replayCloses.asked || this.replayCloses.run || this.closing) return;
+    this.replayCloses.run = (async () => {
+      const queue = this.closeQueue();
+      if ((await queue.getJobCountByTypes('waiting', 'prioritized', 'active')) > 0) return;
+      await enqueueClose(queue, 'close while replaying');
+      this.replayCloses.asked = bucket;
+    })()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot queue a close run during the replay (Redis away?): the workers close at their next run'))
+      .finally(() => (this.replayCloses.run = undefined));
+  }
+
+  private closeQueue(): Queue<CloseJobData> {
+    if (!this.queue) {
+      const conn = createRedis(this.config, 'bullmq');
+      this.queue = { conn, queue: openCloseQueue(conn, this.keys) };
+      onLibraryError(this.queue.queue, this.log, 'close queue');
+    }
+    return this.queue.queue;
+  }
+
   /** A replay has handed over its whole file: write it all, then close every bucket it touched. */
   private async replayDone(): Promise<void> {
     await this.writer.drain();
@@ -402,12 +442,8 @@ export class Ingester {
     await this.writeClock({ done: '1' });
     this.setStatus('done', 'replay finished: every bucket it touched is closed');
     // Close now rather than at the next scheduled run (up to a period away).
-    if (!this.queue) {
-      const conn = createRedis(this.config, 'bullmq');
-      this.queue = { conn, queue: openCloseQueue(conn, this.keys) };
-      onLibraryError(this.queue.queue, this.log, 'close queue');
-    }
-    await enqueueClose(this.queue.queue, 'close after replay');
+    await this.replayCloses.run;
+    await enqueueClose(this.closeQueue(), 'close after replay');
   }
 
   private sourceLeaseLost(why: string): void {
@@ -445,6 +481,7 @@ export class Ingester {
         this.detail = 'ingester stopped';
         await this.reportStatus();
       }
+      await this.replayCloses.run;
       if (this.queue) {
         await this.queue.queue.close();
         await closeRedis(this.queue.conn);

@@ -269,6 +269,26 @@ describe('replay pace, progress and errors', () => {
     await done(p);
   });
 
+  it('closes buckets while the replay runs, not all after its end (the workers\' schedules follow the wall clock)', async () => {
+    // 30 minutes of trade time at 600x: about 3 s. The 1m schedule fires a
+    // minute of wall time apart: what closes before the end was asked for
+    // by the ingester as the replay clock entered new buckets.
+    const t0 = Date.UTC(2024, 0, 1);
+    const trades = Array.from({ length: 180 }, (_, i) => ({ pair: 'BTC_USDT', time: t0 + i * 10_000, price: String(100 + (i % 7)), quantity: '1', id: String(i + 1) }));
+    const path = await file('closing-while-replaying.jsonl', jsonl(trades));
+    const p = await replay({ file: path, speed: 600 }, { PERIODS: '1m,5m', GRACE_MS: '0' });
+    const closedWhileReplaying = await waitFor('a 1m candle closed while the source still replays', async () => {
+      const [state, closed] = await Promise.all([p.stats.readSourceStatus(), p.redis.hget(p.keys.state('BTC_USDT'), 'c:60000')]);
+      if (state?.state === 'done') return 'done first';
+      return closed !== null && Number(closed) >= t0 ? 'closed' : undefined;
+    });
+    expect(closedWhileReplaying).toBe('closed');
+    await done(p);
+    // And at the end every bucket it touched is closed, exactly.
+    const want = candlesFromTicks(trades.map((t) => ({ ...t, amount: t.price })) as Tick[], 60_000);
+    expect((await closedCandles(p, 'BTC_USDT', 60_000, t0, t0 + 29 * 60_000)).map(view)).toEqual(want.map(view));
+  });
+
   it('refuses to start on a missing file or one it does not recognise, saying what it expected', async () => {
     await expect(startPipeline(new ReplaySource({ file: join(dir, 'missing.jsonl'), speed: 0 }), { worker: false })).rejects.toThrow(
       /^REPLAY_FILE=.*missing\.jsonl: cannot read it \(ENOENT\)$/,

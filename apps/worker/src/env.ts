@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { commonEnv, healthFileEnv, refineCommon } from '@candlestack/shared';
+import { auditEnv, commonEnv, healthFileEnv, poloniexRestUrlEnv, refineCommon } from '@candlestack/shared';
 
 /** The worker's environment (docs/configuration.md). */
-export const workerEnv = z.object({ ...commonEnv, HEALTH_FILE: healthFileEnv }).superRefine(refineCommon);
+export const workerEnv = z
+  .object({ ...commonEnv, HEALTH_FILE: healthFileEnv, AUDIT: auditEnv, POLONIEX_REST_URL: poloniexRestUrlEnv })
+  .superRefine(refineCommon);
 
 export type WorkerConfig = z.infer<typeof workerEnv>;

@@ -8,7 +8,14 @@
  */
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import {
+  AUDIT_JOB_OPTIONS,
+  AUDIT_QUEUE,
+  AUDIT_SCHEDULER,
   CLOSE_JOB_OPTIONS,
+  POLONIEX_INTERVALS,
+  PoloniexCandles,
+  auditQueueOptions,
+  openAuditQueue,
   CLOSE_QUEUE,
   CloseJobError,
   Keys,
@@ -31,11 +38,14 @@ import {
   type PeriodPlan,
   type RedisClient,
 } from '@candlestack/shared';
+import { Auditor, auditablePeriods, type AuditOptions } from './audit.js';
 import { Closer } from './closer.js';
 import type { WorkerConfig } from './env.js';
 
 export interface RunningWorker {
   readonly queue: Queue<CloseJobData>;
+  /** The audit's queue, when AUDIT is on and a period is one the exchange serves. */
+  readonly auditQueue: Queue | undefined;
   /** Redis answers and the close worker runs (what HEALTH_FILE reports). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
@@ -70,7 +80,14 @@ async function checkStoredMeta(redis: RedisClient, keys: Keys, plan: PeriodPlan,
  */
 export const scheduleOffset = (periodMs: number, graceMs: number) => graceMs % periodMs || periodMs;
 
-export async function startWorker(config: WorkerConfig, log: Logger): Promise<RunningWorker> {
+/** Knobs tests shorten; production keeps the defaults. */
+export interface WorkerOptions {
+  /** How often the audit runs (ms, default 10 s): a closed candle is compared within about this long. */
+  readonly auditEveryMs?: number;
+  readonly audit?: AuditOptions;
+}
+
+export async function startWorker(config: WorkerConfig, log: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const keys = new Keys(config.REDIS_PREFIX);
   const plan = planPeriods(config.PERIODS);
   const redis: RedisClient = createRedis(config, 'command', log.child({ component: 'redis' }));
@@ -141,14 +158,18 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
   onLibraryError(worker, log, 'close worker');
   log.info({ periods: plan.periods.map((p) => p.label), baseMs: plan.baseMs, graceMs: config.GRACE_MS }, 'close schedulers in place');
 
+  const audit = await startAudit(config, keys, plan, redis, bull, log.child({ component: 'audit' }), opts);
+
   let closing: Promise<void> | undefined;
   return {
     queue,
+    auditQueue: audit?.queue,
     async healthy() {
       return closing === undefined && worker.isRunning() && (await redis.ping()) === 'PONG';
     },
     close() {
       closing ??= (async () => {
+        await audit?.close();
         await worker.close();
         await closeRedis(workerConn);
         await queue.close();
@@ -159,3 +180,58 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Ru
     },
   };
 }
+
+/**
+ * The audit (audit.ts) in its own queue, so the exchange's REST API being
+ * slow or down never holds up a close job: one scheduler for the
+ * deployment, its jobs taken by one worker at a time. AUDIT=off, or no
+ * period Poloniex serves: no scheduler (one left by an earlier
+ * configuration is removed).
+ */
+async function startAudit(
+  config: WorkerConfig,
+  keys: Keys,
+  plan: PeriodPlan,
+  redis: RedisClient,
+  bull: RedisClient,
+  log: Logger,
+  opts: WorkerOptions,
+): Promise<{ queue: Queue; close(): Promise<void> } | undefined> {
+  const queue = openAuditQueue(bull, keys);
+  onLibraryError(queue, log, 'audit queue');
+  const periods = auditablePeriods(plan);
+  if (config.AUDIT === 'off' || periods.length === 0) {
+    if (await queue.removeJobScheduler(AUDIT_SCHEDULER)) log.info('removed the audit scheduler of an earlier configuration');
+    await queue.close();
+    log.info(config.AUDIT === 'off' ? 'audit off (AUDIT=off)' : `audit off: no period built is one Poloniex serves (${[...POLONIEX_PERIOD_LABELS].join(', ')})`);
+    return undefined;
+  }
+  const auditor = new Auditor(redis, keys, plan, new PoloniexCandles(config.POLONIEX_REST_URL, 10_000), log, opts.audit);
+  const every = opts.auditEveryMs ?? 10_000;
+  await queue.upsertJobScheduler(AUDIT_SCHEDULER, { every }, { name: 'audit closed candles', data: {}, opts: AUDIT_JOB_OPTIONS });
+  const conn = createRedis(config, 'bullmq');
+  const worker = new Worker(
+    AUDIT_QUEUE,
+    async (job: Job) => {
+      const r = await auditor.run();
+      const level = r.differs > 0 || r.unavailable > 0 ? 'info' : 'debug';
+      log[level]({ job: job.name, ...r }, r.skipped ? `audit skipped: ${r.skipped}` : `audit: ${r.equal} equal, ${r.differs} differ, ${r.unavailable} unavailable (${r.requests} request(s))`);
+      return r;
+    },
+    { ...auditQueueOptions(conn, keys), concurrency: 1 },
+  );
+  worker.on('failed', (job, err) => log.warn({ job: job?.name, err: redactText(err.message) }, 'audit run failed (the next one continues)'));
+  onLibraryError(worker, log, 'audit worker');
+  log.info({ periods: periods.map(periodLabel), everyMs: every }, "audit on: closed candles are compared with the exchange's own");
+  return {
+    queue,
+    async close() {
+      auditor.close();
+      await worker.close();
+      await closeRedis(conn);
+      await queue.close();
+    },
+  };
+}
+
+const POLONIEX_PERIOD_LABELS = [...POLONIEX_INTERVALS.keys()].map(periodLabel);

@@ -148,6 +148,18 @@ export const commonEnv = {
  */
 export const healthFileEnv = z.string().min(1, 'a file path').optional();
 
+/**
+ * `AUDIT` (worker): compare each closed candle with the exchange's own for
+ * that bucket, when the source is a live exchange (docs/audit.md).
+ */
+export const auditEnv = z.enum(['on', 'off'], 'on or off').default('on');
+
+/** `POLONIEX_REST_URL` (ingest: backfill; worker: the audit). */
+export const poloniexRestUrlEnv = z
+  .string()
+  .refine((s) => URL.canParse(s) && ['http:', 'https:'].includes(new URL(s).protocol), 'a http: or https:// URL')
+  .default('https://api.poloniex.com');
+
 /** `PAIRS`: a list of pairs, or "all". */
 export const pairsEnv = parsed<string[] | 'all'>((s) => {
   if (s.trim().toLowerCase() === 'all') return 'all';

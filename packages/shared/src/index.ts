@@ -23,3 +23,6 @@ export * from './bounds.js';
 export * from './meta.js';
 export * from './fold.js';
 export * from './health-file.js';
+export * from './poloniex-http.js';
+export * from './poloniex-candles.js';
+export * from './audit-queue.js';

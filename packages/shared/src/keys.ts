@@ -86,6 +86,14 @@ export class Keys {
   deadLetter(): string {
     return this.global('dead-letter');
   }
+  /** Hash: per `<pair>:<period>`, the start of the last bucket the audit compared with the exchange's (docs/audit.md). */
+  auditCursors(): string {
+    return this.global('audit-cursors');
+  }
+  /** Stream of the closed candles that differ from the exchange's own, both side by side (capped: AUDIT_KEEP). */
+  auditDifferences(): string {
+    return this.global('audit');
+  }
   /** Hash of the deployment's own counters and gauges (per-pair counters live in each state). */
   stats(): string {
     return this.global('stats');

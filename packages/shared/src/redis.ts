@@ -40,6 +40,20 @@ export function clusterNodes(text: string): { host: string; port: number }[] {
  */
 const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000);
 
+/** The username and password of a redis:// URL, if it has them. */
+export function urlCredentials(url: string): { username?: string; password?: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return {};
+  }
+  return {
+    ...(u.username && { username: decodeURIComponent(u.username) }),
+    ...(u.password && { password: decodeURIComponent(u.password) }),
+  };
+}
+
 export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger): Redis | Cluster {
   const bullmq = role === 'bullmq';
   let client: Redis | Cluster;
@@ -59,6 +73,8 @@ export function createRedis(config: RedisConfig, role: ClientRole, log?: Logger)
         // Per command, on a node's connection; BullMQ reads it here on a
         // Cluster and refuses a blocking connection where it is not null.
         maxRetriesPerRequest: bullmq ? null : 1,
+        // The nodes' credentials: those of REDIS_URL (one ACL user for every node).
+        ...urlCredentials(config.REDIS_URL),
       },
     });
   } else {

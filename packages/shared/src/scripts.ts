@@ -29,10 +29,12 @@ declare module 'ioredis' {
     releaseLease(key: string, owner: string): Result<number, Context>;
     /** lua/heartbeat-1.lua: the number of live ingesters, the caller included. */
     heartbeat(key: string, id: string, ttlMs: number): Result<number, Context>;
+    /** lua/audit-record.lua: 1 when the batch was recorded, 0 when its cursor had moved meanwhile. */
+    auditRecord(...keysAndArgs: (string | number)[]): Result<number, Context>;
   }
 }
 
-let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
+let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'renewLease' | 'releaseLease' | 'heartbeat' | 'auditRecord', string> | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
@@ -44,6 +46,7 @@ export function defineScripts(redis: Redis | Cluster): void {
     renewLease: load('renew-lease-1.lua'),
     releaseLease: load('release-lease-1.lua'),
     heartbeat: load('heartbeat-1.lua'),
+    auditRecord: load('audit-record.lua'),
   };
   if (defined.has(redis)) return;
   defined.add(redis);
@@ -53,4 +56,5 @@ export function defineScripts(redis: Redis | Cluster): void {
   redis.defineCommand('renewLease', { numberOfKeys: 1, lua: sources.renewLease });
   redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: sources.releaseLease });
   redis.defineCommand('heartbeat', { numberOfKeys: 1, lua: sources.heartbeat });
+  redis.defineCommand('auditRecord', { numberOfKeys: 3, lua: sources.auditRecord });
 }

@@ -26,6 +26,14 @@ export const COUNTERS = {
 export type CounterName = keyof typeof COUNTERS;
 
 /**
+ * The audit's results (docs/audit.md), each a counter in the `stats` hash
+ * under `candles_audited_total:<result>`, reported as
+ * `candlestack_candles_audited_total{result="..."}`.
+ */
+export const AUDIT_RESULTS = ['equal', 'differs', 'unavailable'] as const;
+export const auditField = (result: (typeof AUDIT_RESULTS)[number]) => `candles_audited_total:${result}`;
+
+/**
  * Counters the Lua scripts keep in each pair's state hash, in the same
  * atomic step as the data they count; the deployment's total is their sum
  * over pairs plus the `stats` hash.

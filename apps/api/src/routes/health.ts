@@ -4,9 +4,9 @@
  * kept up to date (rules: readiness.ts); 503 with the reasons otherwise.
  */
 import { Router } from 'express';
-import type { Logger, Period, RedisClient, SourceStatus, Stats } from '@candlestack/shared';
+import type { Keys, Logger, Period, RedisClient, SourceStatus, Stats } from '@candlestack/shared';
 import { methodNotAllowed } from '../errors.js';
-import { assessReadiness } from '../readiness.js';
+import { AUDIT_WARN_DIFFERS, AUDIT_WARN_WINDOW_MS, assessReadiness } from '../readiness.js';
 import { SharedAnswer } from '../shared-answer.js';
 
 /** Redis answers a PING in well under a millisecond; a second means trouble. */
@@ -14,6 +14,7 @@ export const PING_TIMEOUT_MS = 1000;
 
 export interface HealthDeps {
   readonly redis: RedisClient;
+  readonly keys: Keys;
   readonly stats: Stats;
   readonly periods: readonly Period[];
   readonly graceMs: number;
@@ -53,10 +54,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  */
 async function assess(deps: HealthDeps): Promise<Answer> {
   const t0 = Date.now();
-  let facts: [SourceStatus | undefined, Record<string, number>];
+  let facts: [SourceStatus | undefined, Record<string, number>, number];
   try {
     await withTimeout(deps.redis.ping(), PING_TIMEOUT_MS, 'PING');
-    facts = await withTimeout(Promise.all([deps.stats.readSourceStatus(), deps.stats.readOwn()]), PING_TIMEOUT_MS, 'reading status');
+    // The audit's differences of the last hour: the stream's IDs are their times; counted no further than the warning needs.
+    const recent = deps.redis
+      .xrange(deps.keys.auditDifferences(), String(Date.now() - AUDIT_WARN_WINDOW_MS), '+', 'COUNT', AUDIT_WARN_DIFFERS + 1)
+      .then((r) => r.length);
+    facts = await withTimeout(Promise.all([deps.stats.readSourceStatus(), deps.stats.readOwn(), recent]), PING_TIMEOUT_MS, 'reading status');
   } catch (err) {
     // The error names the Redis address: logged for the operator, kept out of the body.
     deps.log.warn({ err: (err as Error).message }, 'readyz: redis check failed');
@@ -66,7 +71,7 @@ async function assess(deps: HealthDeps): Promise<Answer> {
     };
   }
   const redis = { ok: true, latencyMs: Date.now() - t0 };
-  const [source, stats] = facts;
+  const [source, stats, recentAuditDifferences] = facts;
   const r = assessReadiness({
     now: Date.now(),
     upSince: deps.upSince,
@@ -75,6 +80,7 @@ async function assess(deps: HealthDeps): Promise<Answer> {
     graceMs: deps.graceMs,
     source,
     stats,
+    recentAuditDifferences,
   });
   return {
     status: r.ready ? 200 : 503,

@@ -17,7 +17,8 @@ import {
   type StoredCandle,
   type Tick,
 } from '@candlestack/shared';
-import { startWorker, type RunningWorker } from '../../../worker/src/worker.js';
+import { workerEnv } from '../../../worker/src/env.js';
+import { startWorker, type RunningWorker, type WorkerOptions } from '../../../worker/src/worker.js';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../../../../test/support/redis.js';
 import { ingestEnv, type IngestConfig } from '../../src/env.js';
 import { Ingester } from '../../src/ingester.js';
@@ -99,22 +100,25 @@ export interface PipelineOptions {
   readonly maxPairs?: number;
   /** Lease time to live and renewal interval (default LEASE_TIMING: 10 s, 2 s). */
   readonly leaseTiming?: LeaseTiming;
+  /** The worker's knobs (the audit's schedule and pacing). */
+  readonly workerOptions?: WorkerOptions;
 }
 
 export async function startPipeline(source: Source, opts: PipelineOptions = {}): Promise<Pipeline> {
   const prefix = opts.prefix ?? testPrefix('ingest');
-  const config = parseConfig(ingestEnv, {
+  const env = {
     REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: prefix,
     PERIODS: '1s,5s',
     GRACE_MS: '200',
     ...opts.env,
-  });
+  };
+  const config = parseConfig(ingestEnv, env);
   const log = opts.log ?? captureLog();
   const redis = new Redis(TEST_REDIS_URL);
   const keys = new Keys(prefix);
   const store = new CandleStore(redis, keys, planPeriods(config.PERIODS));
-  const worker = opts.worker === false ? undefined : await startWorker(config, log.logger.child({ app: 'worker' }));
+  const worker = opts.worker === false ? undefined : await startWorker(parseConfig(workerEnv, env), log.logger.child({ app: 'worker' }), opts.workerOptions);
   const ingester = new Ingester(config, source, log.logger.child({ app: 'ingest' }), { wallClock: opts.wallClock, maxPairs: opts.maxPairs, leaseTiming: opts.leaseTiming });
   let closing: Promise<void> | undefined;
   const p: Pipeline = {

@@ -13,11 +13,19 @@
  *   takerSide, createTime, price, id, ts}, ...]}`, several per message; a
  *   session that sends nothing for 30 s is cut without a close frame.
  * - REST: `GET /markets` and `GET /markets/{symbol}/trades?limit=N` (newest
- *   first, at most 1000, `takerSide` in upper case, no paging).
+ *   first, at most 1000, `takerSide` in upper case, no paging), and
+ *   `GET /markets/{symbol}/candles?interval=MINUTE_1&startTime=&endTime=&limit=`
+ *   (rows `[low, high, open, close, amount, quantity, buyTakerAmount,
+ *   buyTakerQuantity, tradeCount, ts, weightedAverage, interval, startTime,
+ *   closeTime]`, oldest first, decimals as strings), computed from the trades
+ *   executed here: open and close by trade id, `amount` the quote volume,
+ *   `quantity` the base volume. A bucket with no trade is left out (or, with
+ *   `quietBuckets = 'flat'`, listed flat at the previous close).
  *
  * Controls let a test execute trades (and choose who hears of them), drop
  * connections with or without a close frame, refuse connections, stop
- * answering pings or subscriptions, and make REST fail or hang.
+ * answering pings or subscriptions, make REST fail or hang, alter one
+ * candle the exchange reports, answer candle requests 429 or fail them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +68,35 @@ export interface StandInOptions {
 /** How the next REST trade requests fail. */
 export type RestFailure = 'http-500' | 'html-503' | 'hang' | 'not-a-list';
 
+/** How the next candle requests fail: 429 (rate limited; with or without `Retry-After: 1`), 500, or the connection cut with no answer. */
+export type CandleFailure = 'http-429' | 'http-429-retry-after-1' | 'http-500' | 'cut';
+
+/** Poloniex's candle intervals the stand-in serves, in ms. */
+export const INTERVALS: Readonly<Record<string, number>> = {
+  MINUTE_1: 60_000,
+  MINUTE_5: 300_000,
+  MINUTE_10: 600_000,
+  MINUTE_15: 900_000,
+  MINUTE_30: 1_800_000,
+  HOUR_1: 3_600_000,
+  HOUR_2: 7_200_000,
+  HOUR_4: 14_400_000,
+  HOUR_6: 21_600_000,
+  HOUR_12: 43_200_000,
+  DAY_1: 86_400_000,
+};
+
+/** A field of a candle row a test may alter (see alterCandle). */
+export interface CandlePatch {
+  readonly low?: string;
+  readonly high?: string;
+  readonly open?: string;
+  readonly close?: string;
+  readonly amount?: string;
+  readonly quantity?: string;
+  readonly tradeCount?: number;
+}
+
 interface Client {
   readonly ws: WebSocket;
   readonly symbols: Set<string>;
@@ -89,11 +126,19 @@ export class PoloniexStandIn {
   resendOnSubscribe = 0;
   /** `GET /markets` fails with HTTP 500 while set. */
   marketsDown = false;
+  /** Every candle request fails with HTTP 503 while set (the REST API down). */
+  candlesDown = false;
+  /** Buckets with no trade: left out of the candle answers, or listed flat at the previous close. */
+  quietBuckets: 'absent' | 'flat' = 'absent';
+  /** Candle requests answered 429 so far. */
+  rateLimited = 0;
 
   private readonly history = new Map<string, WireTrade[]>();
   private readonly nextId = new Map<string, bigint>();
   private readonly clients = new Set<Client>();
   private readonly restFailures: RestFailure[] = [];
+  private readonly candleFailures: CandleFailure[] = [];
+  private readonly patches = new Map<string, CandlePatch>();
   private readonly hanging = new Set<ServerResponse>();
   private readonly markets: MarketSpec[];
   private readonly idleMs: number;
@@ -208,6 +253,16 @@ export class PoloniexStandIn {
   /** The next REST trade requests fail, one failure each, in this order. */
   failRest(...failures: RestFailure[]): void {
     this.restFailures.push(...failures);
+  }
+
+  /** The next candle requests fail, one failure each, in this order. */
+  failCandles(...failures: CandleFailure[]): void {
+    this.candleFailures.push(...failures);
+  }
+
+  /** From now on, the exchange reports the candle of `symbol`, `interval`, bucket `startTime` with these fields changed. */
+  alterCandle(symbol: string, interval: string, startTime: number, patch: CandlePatch): void {
+    this.patches.set(`${symbol} ${interval} ${startTime}`, patch);
   }
 
   async close(): Promise<void> {
@@ -325,6 +380,8 @@ export class PoloniexStandIn {
         }),
       );
     }
+    const c = /^\/markets\/([^/]+)\/candles$/.exec(url.pathname);
+    if (c) return this.candles(decodeURIComponent(c[1]!), url.searchParams, res, json);
     const m = /^\/markets\/([^/]+)\/trades$/.exec(url.pathname);
     if (!m) return json(404, { code: 404, message: 'Not Found' });
     const symbol = decodeURIComponent(m[1]!);
@@ -354,6 +411,83 @@ export class PoloniexStandIn {
       .reverse()
       .map((t) => ({ id: t.id, price: t.price, quantity: t.quantity, amount: t.amount, takerSide: t.takerSide.toUpperCase(), ts: t.ts, createTime: t.createTime }));
     return json(200, rows);
+  }
+
+  private candles(symbol: string, q: URLSearchParams, res: ServerResponse, json: (status: number, body: unknown) => void): void {
+    if (this.candlesDown) return json(503, { code: 503, message: 'Service Unavailable' });
+    const failure = this.candleFailures.shift();
+    switch (failure) {
+      case 'http-429':
+      case 'http-429-retry-after-1':
+        this.rateLimited++;
+        res.writeHead(429, { 'content-type': 'application/json', ...(failure === 'http-429-retry-after-1' && { 'retry-after': '1' }) });
+        res.end(JSON.stringify({ code: 429, message: 'Too Many Requests' }));
+        return;
+      case 'http-500':
+        return json(500, { code: 500, message: 'System error' });
+      case 'cut':
+        res.socket?.destroy();
+        return;
+      case undefined:
+        break;
+    }
+    if (!this.markets.some((x) => x.symbol === symbol)) return json(400, { code: 21707, message: 'Invalid symbol!' });
+    const interval = q.get('interval') ?? '';
+    const ms = INTERVALS[interval];
+    if (ms === undefined) return json(400, { code: 400, message: 'Invalid interval' });
+    const start = Number(q.get('startTime') ?? 0);
+    const end = Number(q.get('endTime') ?? Date.now());
+    const limit = Math.min(500, Math.max(1, Number(q.get('limit') ?? 100) || 100));
+    // Trades by bucket, in id order (the exchange's order of execution).
+    const buckets = new Map<number, WireTrade[]>();
+    const sorted = [...this.trades(symbol)].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    for (const t of sorted) {
+      const b = Math.floor(t.createTime / ms) * ms;
+      buckets.set(b, [...(buckets.get(b) ?? []), t]);
+    }
+    const rows: unknown[][] = [];
+    let previousClose: string | undefined;
+    const firstBucket = Math.min(...buckets.keys());
+    for (let b = firstBucket; b <= end && rows.length < limit; b += ms) {
+      const ts = buckets.get(b);
+      if (!ts) {
+        // Before `start`, only to learn the previous close.
+        if (this.quietBuckets === 'flat' && previousClose !== undefined && b >= start) {
+          rows.push(this.row(symbol, interval, b, ms, [previousClose, previousClose, previousClose, previousClose, '0', '0', '0', '0', 0]));
+        }
+        continue;
+      }
+      previousClose = ts.at(-1)!.price;
+      if (b < start) continue;
+      const prices = ts.map((t) => t.price);
+      const low = prices.reduce((a, p) => decimal.min(a, p));
+      const high = prices.reduce((a, p) => decimal.max(a, p));
+      const buys = ts.filter((t) => t.takerSide === 'buy');
+      rows.push(
+        this.row(symbol, interval, b, ms, [
+          low,
+          high,
+          ts[0]!.price,
+          previousClose,
+          decimal.sum(ts.map((t) => t.amount)),
+          decimal.sum(ts.map((t) => t.quantity)),
+          decimal.sum(buys.map((t) => t.amount)),
+          decimal.sum(buys.map((t) => t.quantity)),
+          ts.length,
+        ]),
+      );
+    }
+    return json(200, rows);
+  }
+
+  /** One row as Poloniex writes it, with a test's alteration applied. */
+  private row(symbol: string, interval: string, start: number, ms: number, f: [string, string, string, string, string, string, string, string, number]): unknown[] {
+    const p = this.patches.get(`${symbol} ${interval} ${start}`) ?? {};
+    const [low, high, open, close, amount, quantity, buyAmount, buyQuantity, count] = f;
+    const q = p.quantity ?? quantity;
+    const a = p.amount ?? amount;
+    const weighted = Number(q) > 0 ? String(Number((Number(a) / Number(q)).toPrecision(8))) : close;
+    return [p.low ?? low, p.high ?? high, p.open ?? open, p.close ?? close, a, q, buyAmount, buyQuantity, p.tradeCount ?? count, start + ms - 3, weighted, interval, start, start + ms - 1];
   }
 }
 
