@@ -17,10 +17,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { Keys } from '@candlestack/shared';
+import { AUDIT_QUEUE, CLOSE_QUEUE, Keys } from '@candlestack/shared';
 import { PrivateCluster } from '../../test/support/redis-server.js';
 import { writeReplayFile } from './e2e.js';
 import { BenchApp, waitFor, type BenchContext, type Figure } from './lib.js';
+
+/** Hash tags that are no pair: the deployment's own keys and the BullMQ queues'. */
+const NOT_PAIRS = new Set(['global', CLOSE_QUEUE, AUDIT_QUEUE]);
 
 const HOUR = 3_600_000;
 /** How far from a third a master's share may be, relative to a third. */
@@ -47,7 +50,7 @@ interface MasterKeys {
   readonly pairs: Set<string>;
   /** Keys of some pair. */
   readonly pairKeys: number;
-  /** Hash tags of the other keys ({global}, {close}). */
+  /** Hash tags of the other keys ({global} and the queues': {close}, {audit}). */
   readonly others: Set<string>;
   /** Trades stored here: ticks_ingested_total of its pairs. */
   readonly trades: number;
@@ -66,7 +69,7 @@ async function keysOn(cluster: PrivateCluster, port: number, keys: Keys): Promis
       for (const k of found) {
         const tag = /\{([^}]+)\}/.exec(k)?.[1];
         if (tag === undefined) continue;
-        if (tag === 'global' || tag === 'close') others.add(`{${tag}}`);
+        if (NOT_PAIRS.has(tag)) others.add(`{${tag}}`);
         else {
           pairs.add(tag);
           pairKeys++;
