@@ -397,7 +397,10 @@ export class Ingester {
     // A standby's status is not the source's: the holder reports it.
     if (this.standby || this.steppedDown) return;
     try {
-      await this.stats.writeSourceStatus({ source: this.source.kind, state: this.state, detail: this.detail, gaps: this.gaps });
+      // Sharing the pairs by lease: this ingester's own status, with the
+      // pairs it holds (readSourceStatus judges the ingesters together).
+      const own = this.pairLeases ? { id: this.id, holds: this.pairLeases.pairs().length } : undefined;
+      await this.stats.writeSourceStatus({ source: this.source.kind, state: this.state, detail: this.detail, gaps: this.gaps }, own);
     } catch {
       // Redis away: the writer logs that; /readyz will see a stale heartbeat.
     }

@@ -103,6 +103,18 @@ export class Keys {
     return this.global('source');
   }
   /**
+   * Hash: one live ingester's own view of the source (an ingester sharing
+   * the pairs by lease), with the number of pairs it holds; expires a
+   * minute after its last write, so restarts leave nothing behind.
+   */
+  sourceStatusOf(ingester: string): string {
+    return this.global(`source:${ingester}`);
+  }
+  /** Sorted set of the ingesters with a sourceStatusOf(), scored by their last write (ms). */
+  sourceReporters(): string {
+    return this.global('source-reporters');
+  }
+  /**
    * String: the id of the ingester that follows the pair, set with a time to
    * live (a lease, see lease.ts). In the pair's slot, beside its data.
    */

@@ -146,19 +146,69 @@ export class Stats {
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
   }
 
-  async writeSourceStatus(s: Omit<SourceStatus, 'heartbeat'>): Promise<void> {
-    await this.redis.hset(this.keys.sourceStatus(), { ...s, heartbeat: Date.now() });
+  /**
+   * Writes the source's status. An ingester that shares the pairs with
+   * others (by lease) gives `ingester`: its id and the pairs it holds; its
+   * status is then its own, beside the others', and readSourceStatus()
+   * judges them together. Without it, the one status of the deployment.
+   */
+  async writeSourceStatus(s: Omit<SourceStatus, 'heartbeat'>, ingester?: { readonly id: string; readonly holds: number; readonly now?: number }): Promise<void> {
+    const now = ingester?.now ?? Date.now();
+    if (!ingester) {
+      await this.redis.hset(this.keys.sourceStatus(), { ...s, heartbeat: now });
+      return;
+    }
+    const key = this.keys.sourceStatusOf(ingester.id);
+    await this.redis
+      .multi()
+      .hset(key, { ...s, heartbeat: now, holds: ingester.holds })
+      .pexpire(key, REPORT_KEPT_MS)
+      .zadd(this.keys.sourceReporters(), now, ingester.id)
+      .zremrangebyscore(this.keys.sourceReporters(), '-inf', now - REPORT_KEPT_MS)
+      .exec();
   }
 
-  async readSourceStatus(): Promise<SourceStatus | undefined> {
-    const h = await this.redis.hgetall(this.keys.sourceStatus());
-    if (!h.state) return undefined;
-    return {
-      source: h.source ?? 'unknown',
-      state: h.state as SourceState,
-      detail: h.detail ?? '',
-      heartbeat: Number(h.heartbeat ?? 0),
-      gaps: Number(h.gaps ?? 0),
-    };
+  /**
+   * The source's status as /readyz and the dashboard show it. With several
+   * ingesters sharing the pairs, the status of the ones that report now
+   * (heartbeat within HEARTBEAT_FRESH_MS) and hold pairs: the worst of them
+   * (failed, then disconnected, then connecting), else a healthy one. An
+   * ingester holding no pair (a restarted one waiting for leases) does not
+   * make the deployment look down, nor does a healthy one hide another's
+   * stale pairs. When none reports now, the latest report (its age says
+   * the ingesters are silent).
+   */
+  async readSourceStatus(now = Date.now()): Promise<SourceStatus | undefined> {
+    const [legacy, ids] = await Promise.all([this.redis.hgetall(this.keys.sourceStatus()), this.redis.zrangebyscore(this.keys.sourceReporters(), now - REPORT_KEPT_MS, '+inf')]);
+    const rows = ids.length === 0 ? [] : await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.sourceStatusOf(id))));
+    const all = [legacy, ...rows].filter((h) => h.state).map((h) => ({ status: parseStatus(h), holds: h.holds === undefined ? undefined : Number(h.holds) }));
+    if (all.length === 0) return undefined;
+    if (all.length === 1) return all[0]!.status;
+    const fresh = all.filter((e) => now - e.status.heartbeat <= HEARTBEAT_FRESH_MS);
+    if (fresh.length === 0) return all.reduce((a, b) => (b.status.heartbeat > a.status.heartbeat ? b : a)).status;
+    const holding = fresh.filter((e) => e.holds === undefined || e.holds > 0);
+    const relevant = holding.length > 0 ? holding : fresh;
+    const sev = (e: { status: SourceStatus }) => SEVERITY[e.status.state] ?? 0;
+    const worst = relevant.reduce((a, b) => (sev(b) > sev(a) || (sev(b) === sev(a) && b.status.heartbeat > a.status.heartbeat) ? b : a));
+    const gaps = fresh.reduce((n, e) => n + e.status.gaps, 0);
+    const detail = relevant.length > 1 ? `${worst.status.detail} (${relevant.length} ingesters)` : worst.status.detail;
+    return { ...worst.status, detail, gaps };
   }
+}
+
+/** How long an ingester's own status is kept after its last write. */
+const REPORT_KEPT_MS = 60_000;
+/** A report at most this old is current (as /readyz judges the heartbeat). */
+const HEARTBEAT_FRESH_MS = 15_000;
+/** Which state speaks for several ingesters: the worst. */
+const SEVERITY: Partial<Record<string, number>> = { failed: 4, disconnected: 3, connecting: 2, connected: 0, replaying: 0, done: 0 };
+
+function parseStatus(h: Record<string, string>): SourceStatus {
+  return {
+    source: h.source ?? 'unknown',
+    state: h.state as SourceState,
+    detail: h.detail ?? '',
+    heartbeat: Number(h.heartbeat ?? 0),
+    gaps: Number(h.gaps ?? 0),
+  };
 }
