@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Keys, openCloseQueue } from '@candlestack/shared';
+import { Keys, deletePrefixKeys, openCloseQueue } from '@candlestack/shared';
 import { writeReplayFile } from './e2e.js';
 import { BenchApp, BenchRedis, sleep, waitFor, type BenchContext, type Figure } from './lib.js';
 
@@ -128,17 +128,8 @@ async function run(redis: BenchRedis, file: string, opts: { workers: number; pai
   } finally {
     await queue.close();
     await Promise.all(workers.map((w) => w.stop()));
-    await deletePrefix(redis, opts.prefix);
+    await deletePrefixKeys(redis.client, opts.prefix);
   }
-}
-
-async function deletePrefix(redis: BenchRedis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length > 0) await redis.client.unlink(...found);
-  } while (cursor !== '0');
 }
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;

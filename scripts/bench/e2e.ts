@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deletePrefixKeys } from '@candlestack/shared';
 import { BenchApp, BenchRedis, waitFor, type BenchContext, type Figure } from './lib.js';
 
 const HOUR = 3_600_000;
@@ -117,17 +118,8 @@ async function run(redis: BenchRedis, file: string, opts: { trades: number; pair
   } finally {
     await ingest.stop();
     await worker?.stop();
-    await deletePrefix(redis, opts.prefix);
+    await deletePrefixKeys(redis.client, opts.prefix);
   }
-}
-
-async function deletePrefix(redis: BenchRedis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.client.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 export async function e2e(ctx: BenchContext): Promise<Figure[]> {

@@ -57,17 +57,8 @@ export class PrivateRedis {
     this.proc = undefined;
   }
 
-  async ping(): Promise<boolean> {
-    const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
+  ping(): Promise<boolean> {
+    return ping(this.url);
   }
 
   async destroy(): Promise<void> {
@@ -292,8 +283,10 @@ export class PrivateCluster {
   }
 }
 
-async function ping(port: number, password?: string): Promise<boolean> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...(password && { password }) });
+/** True when a Redis answers at `target` (a URL, or a port on loopback with an optional password) within half a second. */
+async function ping(target: string | number, password?: string): Promise<boolean> {
+  const opts = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 };
+  const c = typeof target === 'string' ? new Redis(target, opts) : new Redis({ ...opts, port: target, host: '127.0.0.1', ...(password && { password }) });
   c.on('error', () => undefined);
   try {
     await c.connect();
