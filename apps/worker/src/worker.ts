@@ -169,8 +169,9 @@ export async function startWorker(config: WorkerConfig, log: Logger, opts: Worke
     },
     close() {
       closing ??= (async () => {
-        await audit?.close();
-        await worker.close();
+        // Together: each BullMQ worker may wait out its blocking fetch
+        // (up to 5 s) before it closes, and a stop must fit in seconds.
+        await Promise.all([audit?.close(), worker.close()]);
         await closeRedis(workerConn);
         await queue.close();
         await closeRedis(bull);
