@@ -12,15 +12,16 @@
  */
 import {
   AUDIT_KEEP,
-  Backoff,
   CandleShapeError,
   CandleStore,
+  Pacer,
   POLONIEX_CANDLES_LIMIT,
   POLONIEX_INTERVALS,
   RestError,
   Sleeper,
   compareCandles,
   defineScripts,
+  pacedRequest,
   periodLabel,
   toCandle,
   type BackoffOptions,
@@ -85,11 +86,9 @@ export class Auditor {
   private readonly store: CandleStore;
   private readonly periods: number[];
   private readonly batch: number;
-  private readonly gapMs: number;
+  private readonly pacer: Pacer;
   private readonly sleeper = new Sleeper();
-  private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  private nextAt = 0;
   private closed = false;
   /** Candles counted unavailable since the exchange last answered (one warning per outage, not per request). */
   private unavailableRun: number | undefined;
@@ -106,9 +105,8 @@ export class Auditor {
     this.store = new CandleStore(redis, keys, plan);
     this.periods = auditablePeriods(plan);
     this.batch = Math.max(1, Math.min(POLONIEX_CANDLES_LIMIT, opts.batch ?? 100));
-    this.gapMs = 1000 / Math.max(0.001, opts.ratePerSecond ?? 5);
-    this.sleep = opts.sleep ?? ((ms) => this.sleeper.sleep(ms));
     this.now = opts.now ?? Date.now;
+    this.pacer = new Pacer(opts.ratePerSecond ?? 5, { now: () => this.now(), sleep: opts.sleep ?? ((ms) => this.sleeper.sleep(ms)) });
   }
 
   /** One pass: for every pair and audited period, the next batch of closed candles not audited yet. */
@@ -197,38 +195,32 @@ export class Auditor {
 
   /** The exchange's candles of the batch, or undefined when they cannot be had (counted unavailable). */
   private async fetch(pair: string, ms: number, from: number, to: number, tally: Tally): Promise<ExchangeCandle[] | undefined> {
-    const backoff = new Backoff(this.opts.backoff ?? { initialMs: 1_000, maxMs: 30_000 });
-    const retries = this.opts.retries ?? 5;
-    for (;;) {
-      await this.pace();
-      tally.requests++;
-      try {
-        return await this.exchange.candles(pair, ms, from, to);
-      } catch (err) {
-        if (err instanceof RestError && err.status === 429 && backoff.failures < retries && !this.closed) {
-          tally.rateLimited++;
-          // Every later request waits too: the limit is the address's, not this batch's.
-          const wait = Math.max(err.retryAfterMs ?? 0, backoff.next());
-          this.nextAt = Math.max(this.nextAt, this.now() + wait);
-          this.log.warn({ pair, period: periodLabel(ms), waitMs: wait }, `the exchange rate-limits the audit (429); waiting ${(wait / 1000).toFixed(1)} s`);
-          continue;
-        }
-        if (!(err instanceof RestError || err instanceof CandleShapeError)) throw err;
-        if (this.unavailableRun === undefined) {
-          this.log.warn(
-            { pair, period: periodLabel(ms), from, to, err: err.message },
-            `cannot audit ${pair} ${periodLabel(ms)}: the exchange's candles are unavailable (counted as such until it answers again)`,
-          );
-        }
-        return undefined;
+    try {
+      return await pacedRequest(
+        this.pacer,
+        () => {
+          tally.requests++;
+          return this.exchange.candles(pair, ms, from, to);
+        },
+        {
+          retries: this.opts.retries ?? 5,
+          backoff: this.opts.backoff ?? { initialMs: 1_000, maxMs: 30_000 },
+          closed: () => this.closed,
+          onRateLimited: (wait) => {
+            tally.rateLimited++;
+            this.log.warn({ pair, period: periodLabel(ms), waitMs: wait }, `the exchange rate-limits the audit (429); waiting ${(wait / 1000).toFixed(1)} s`);
+          },
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof RestError || err instanceof CandleShapeError)) throw err;
+      if (this.unavailableRun === undefined) {
+        this.log.warn(
+          { pair, period: periodLabel(ms), from, to, err: err.message },
+          `cannot audit ${pair} ${periodLabel(ms)}: the exchange's candles are unavailable (counted as such until it answers again)`,
+        );
       }
+      return undefined;
     }
-  }
-
-  /** At most ratePerSecond requests a second, and none before a 429's wait is over. */
-  private async pace(): Promise<void> {
-    const wait = this.nextAt - this.now();
-    if (wait > 0) await this.sleep(wait);
-    this.nextAt = Math.max(this.nextAt, this.now()) + this.gapMs;
   }
 }

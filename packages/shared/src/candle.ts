@@ -43,8 +43,17 @@ export interface Candle {
   /** Quote-currency volume. */
   readonly quoteVolume: string;
   readonly trades: number;
+  /**
+   * Where the candle comes from, when not (only) from trades seen:
+   * `exchange` for one imported from the exchange's own history (or rolled
+   * up from such alone), `mixed` for a roll-up of both (the period where
+   * imported history meets live trades). Absent: built from trades.
+   */
+  readonly origin?: CandleOrigin;
   readonly closed: boolean;
 }
+
+export type CandleOrigin = 'exchange' | 'mixed';
 
 /**
  * A candle as stored: no `closed` flag (the store knows), plus, for candles
@@ -138,6 +147,8 @@ export function rollUp(time: number, parts: readonly StoredCandle[]): StoredCand
     high = D.max(high, p.high);
     low = D.min(low, p.low);
   }
+  const imported = traded.some((p) => p.origin !== undefined);
+  const built = traded.some((p) => p.origin !== 'exchange');
   return {
     time,
     open: first.open,
@@ -147,6 +158,7 @@ export function rollUp(time: number, parts: readonly StoredCandle[]): StoredCand
     volume: D.sum(traded.map((p) => p.volume)),
     quoteVolume: D.sum(traded.map((p) => p.quoteVolume)),
     trades: traded.reduce((n, p) => n + p.trades, 0),
+    ...(imported && { origin: built ? 'mixed' : 'exchange' }),
   };
 }
 
@@ -161,6 +173,7 @@ export function toCandle(c: StoredCandle, closed: boolean): Candle {
     volume: c.volume,
     quoteVolume: c.quoteVolume,
     trades: c.trades,
+    ...(c.origin !== undefined && { origin: c.origin }),
     closed,
   };
 }

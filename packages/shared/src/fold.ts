@@ -260,7 +260,7 @@ function grow(b: Buffer, need: number): Buffer {
  * cuts the trade ids off at `,"ot":`).
  */
 export function encodeStored(c: StoredCandle): string {
-  const head = `{"time":${c.time},"open":"${c.open}","high":"${c.high}","low":"${c.low}","close":"${c.close}","volume":"${c.volume}","quoteVolume":"${c.quoteVolume}","trades":${c.trades}`;
+  const head = `{"time":${c.time},"open":"${c.open}","high":"${c.high}","low":"${c.low}","close":"${c.close}","volume":"${c.volume}","quoteVolume":"${c.quoteVolume}","trades":${c.trades}${c.origin === undefined ? '' : `,"origin":"${c.origin}"`}`;
   return c.ot === undefined ? `${head}}` : `${head},"ot":${c.ot},"oi":"${c.oi}","ct":${c.ct},"ci":"${c.ci}"}`;
 }
 

@@ -26,3 +26,5 @@ export * from './health-file.js';
 export * from './poloniex-http.js';
 export * from './poloniex-candles.js';
 export * from './audit-queue.js';
+export * from './history.js';
+export * from './pacer.js';

@@ -25,6 +25,8 @@ declare module 'ioredis' {
     readCandles(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/audit-record.lua: 1 when the batch was recorded, 0 when its cursor had moved meanwhile. */
     auditRecord(...keysAndArgs: (string | number)[]): Result<number, Context>;
+    /** lua/import-history.lua: { status, hs, hp, hm, hb, hx } after the step (history.ts). */
+    importHistory(...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/renew-lease-1.lua: 1 if renewed (or taken again, being free), 0 if another holds the lease. */
     renewLease(key: string, owner: string, ttlMs: number): Result<number, Context>;
     /** lua/release-lease-1.lua: 1 if released, 0 if the caller did not hold the lease. */
@@ -34,7 +36,7 @@ declare module 'ioredis' {
   }
 }
 
-let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'auditRecord' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
+let sources: Record<'addTicks' | 'closePair' | 'readCandles' | 'auditRecord' | 'importHistory' | 'renewLease' | 'releaseLease' | 'heartbeat', string> | undefined;
 const defined = new WeakSet<Redis | Cluster>();
 
 /** Registers the scripts on a client (idempotent per client). */
@@ -44,6 +46,7 @@ export function defineScripts(redis: Redis | Cluster): void {
     closePair: load('close-pair.lua'),
     readCandles: load('read-candles.lua'),
     auditRecord: load('audit-record.lua'),
+    importHistory: load('import-history.lua'),
     renewLease: load('renew-lease-1.lua'),
     releaseLease: load('release-lease-1.lua'),
     heartbeat: load('heartbeat-1.lua'),
@@ -54,6 +57,7 @@ export function defineScripts(redis: Redis | Cluster): void {
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
   redis.defineCommand('auditRecord', { numberOfKeys: 3, lua: sources.auditRecord });
+  redis.defineCommand('importHistory', { numberOfKeys: 2, lua: sources.importHistory });
   redis.defineCommand('renewLease', { numberOfKeys: 1, lua: sources.renewLease });
   redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: sources.releaseLease });
   redis.defineCommand('heartbeat', { numberOfKeys: 1, lua: sources.heartbeat });

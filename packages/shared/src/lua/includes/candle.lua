@@ -13,6 +13,7 @@ local function enc(c)
   local s = '{"time":' .. num(c.time) .. ',"open":"' .. c.open .. '","high":"' .. c.high ..
     '","low":"' .. c.low .. '","close":"' .. c.close .. '","volume":"' .. c.volume ..
     '","quoteVolume":"' .. c.quoteVolume .. '","trades":' .. num(c.trades)
+  if c.origin then s = s .. ',"origin":"' .. c.origin .. '"' end
   if c.ot then
     s = s .. ',"ot":' .. num(c.ot) .. ',"oi":"' .. c.oi .. '","ct":' .. num(c.ct) .. ',"ci":"' .. c.ci .. '"'
   end
@@ -28,6 +29,7 @@ local function pub(c, closed)
   return '{"time":' .. num(c.time) .. ',"open":"' .. c.open .. '","high":"' .. c.high ..
     '","low":"' .. c.low .. '","close":"' .. c.close .. '","volume":"' .. c.volume ..
     '","quoteVolume":"' .. c.quoteVolume .. '","trades":' .. num(c.trades) ..
+    (c.origin and (',"origin":"' .. c.origin .. '"') or '') ..
     ',"closed":' .. (closed and 'true' or 'false') .. '}'
 end
 
@@ -90,11 +92,22 @@ local function merge(c, p)
 end
 
 -- Rolls consecutive parts (oldest first) up into the candle of bucket `time`.
+-- Its origin: "exchange" when every part with trades is the exchange's own
+-- (imported history), "mixed" when some are and some were built from
+-- trades, none when none is.
 local function rollup(time, parts)
   local out = nil
   local vols, quotes = {}, {}
+  local imported, built = false, false
   for _, p in ipairs(parts) do
     if p.trades > 0 then
+      if p.origin == 'exchange' then
+        imported = true
+      elseif p.origin == 'mixed' then
+        imported, built = true, true
+      else
+        built = true
+      end
       vols[#vols + 1] = p.volume
       quotes[#quotes + 1] = p.quoteVolume
       if out == nil then
@@ -108,6 +121,7 @@ local function rollup(time, parts)
     end
   end
   if out == nil then return flat(time, parts[1].open) end
+  if imported then out.origin = built and 'mixed' or 'exchange' end
   out.volume = dsum(vols)
   out.quoteVolume = dsum(quotes)
   return out
@@ -146,8 +160,9 @@ local function range(key, a, b, limit)
   end
   for i = 1, #raw, 2 do
     local m = raw[i]
-    local o, h, l, c, v, q, n = string.match(m, '"open":"([^"]*)","high":"([^"]*)","low":"([^"]*)","close":"([^"]*)","volume":"([^"]*)","quoteVolume":"([^"]*)","trades":(%d+)')
-    out[#out + 1] = { time = tonumber(raw[i + 1]), open = o, high = h, low = l, close = c, volume = v, quoteVolume = q, trades = tonumber(n), raw = m }
+    local o, h, l, c, v, q, n, at = string.match(m, '"open":"([^"]*)","high":"([^"]*)","low":"([^"]*)","close":"([^"]*)","volume":"([^"]*)","quoteVolume":"([^"]*)","trades":(%d+)()')
+    out[#out + 1] = { time = tonumber(raw[i + 1]), open = o, high = h, low = l, close = c, volume = v, quoteVolume = q, trades = tonumber(n),
+      origin = string.match(m, '^,"origin":"(%a+)"', at), raw = m }
   end
   return out
 end
