@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, healthFileEnv, intEnv, pairsEnv, parsedEnv, poloniexRestUrlEnv, refineCommon } from '@candlestack/shared';
+import { commonEnv, healthFileEnv, historyEnv, intEnv, pairsEnv, parsedEnv, poloniexRestUrlEnv, refineCommon } from '@candlestack/shared';
 
 const url = (schemes: string[]) =>
   z.string().refine((s) => URL.canParse(s) && schemes.includes(new URL(s).protocol), `a ${schemes.join(' or ')}// URL`);
@@ -17,6 +17,7 @@ export const ingestEnv = z.object({
   PAIRS: pairsEnv,
   POLONIEX_WS_URL: url(['ws:', 'wss:']).default('wss://ws.poloniex.com/ws/public'),
   POLONIEX_REST_URL: poloniexRestUrlEnv,
+  HISTORY: historyEnv,
   REPLAY_FILE: z.string().min(1).optional(),
   REPLAY_SPEED: speed.default(1),
   SIM_SEED: intEnv(0, 2 ** 32 - 1).default(1),

@@ -16,13 +16,17 @@ import {
   Keys,
   Leases,
   LogLimiter,
+  CLOSE_SHARDS,
+  HistoryStore,
   Stats,
   TickError,
   checkMetaWhenReady,
   createRedis,
   closeRedis,
   cut,
+  closeShardOf,
   enqueueClose,
+  periodsFromHistory,
   onLibraryError,
   openCloseQueue,
   planPeriods,
@@ -228,6 +232,7 @@ export class Ingester {
       log: this.log,
       trades: (raw, replay) => this.accept(raw, replay),
       lastTrade: (pair) => this.store.latestTrade(pair),
+      ...(this.source.kind === 'poloniex' && { history: new HistoryStore(this.redis, this.keys, this.store.plan, (pair, ms) => this.closeImported(pair, ms)) }),
       ...(this.pairLeases && { claim: (pairs: readonly string[]) => this.pairLeases!.start(pairs) }),
       malformed: (reason, sample, pos) => {
         this.malformed(reason, sample, pos);
@@ -431,6 +436,23 @@ export class Ingester {
     })()
       .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot queue a close run during the replay (Redis away?): the workers close at their next run'))
       .finally(() => (this.replayCloses.run = undefined));
+  }
+
+  /**
+   * A pair's history is imported: the periods rolled up from it close now,
+   * not at the workers' next run over every period (up to a minute away).
+   * One job per period at the top of a chain (its chain is the period and
+   * its sources), for the pair's shard only.
+   */
+  private async closeImported(pair: string, periodMs: number): Promise<void> {
+    const covered = periodsFromHistory(this.store.plan, periodMs);
+    const sources = new Set(this.store.plan.chain.map((c) => c.sourceMs));
+    const shard = { index: closeShardOf(pair, CLOSE_SHARDS), of: CLOSE_SHARDS };
+    try {
+      for (const ms of covered) if (!sources.has(ms)) await enqueueClose(this.closeQueue(), 'close after history import', { periodMs: ms, shard });
+    } catch (err) {
+      this.log.warn({ pair, err: (err as Error).message }, `cannot queue the close of ${pair}'s imported history (Redis away?): the workers roll it up at their next run over every period`);
+    }
   }
 
   private closeQueue(): Queue<CloseJobData> {

@@ -2,7 +2,10 @@
  * What every source implements: a new exchange or file format is a new file
  * in sources/, not a branch spread over the ingester.
  */
-import type { Logger, RawTrade, SourceKind, SourceState } from '@candlestack/shared';
+import type { HistoryStore, Logger, RawTrade, SourceKind, SourceState } from '@candlestack/shared';
+
+/** Where a live exchange source keeps a pair's imported history (history.ts in shared): the store's own steps, and the periods built. */
+export type HistorySink = Pick<HistoryStore, 'plan' | 'state' | 'begin' | 'write' | 'finish' | 'abandon' | 'boundary'>;
 
 /** Where a replay stands in its file (see replay.ts). */
 export interface ReplayMark {
@@ -56,6 +59,8 @@ export interface SourceSink {
    * ones this ingester holds (its share; none when the others hold them all).
    */
   claim?(pairs: readonly string[]): Promise<readonly string[]>;
+  /** For a live exchange source: where it imports a pair's history before following it (docs/history.md). */
+  readonly history?: HistorySink;
   /** For a replay: every trade up to `time` has been handed over (the replay's clock). */
   clock?(time: number): void;
   readonly log: Logger;

@@ -244,7 +244,7 @@ export class TickWriter {
           const t = ticks[i]!;
           // Counted by the script (ticks_out_of_window_total); the entry only records why.
           this.deadLetters.add({
-            reason: `trade ${t.id} of ${pair} at ${new Date(t.time).toISOString()} is older than the pair's time bound (MAX_LATE behind the source's clock)`,
+            reason: `trade ${t.id} of ${pair} at ${new Date(t.time).toISOString()} is older than the pair's time bound (MAX_LATE behind the source's clock, or where live data begins after the exchange's imported history)`,
             sample: JSON.stringify(t),
           });
         }

@@ -14,6 +14,7 @@ import {
   AUDIT_KEEP,
   CandleShapeError,
   CandleStore,
+  HistoryStore,
   Pacer,
   POLONIEX_CANDLES_LIMIT,
   POLONIEX_INTERVALS,
@@ -86,6 +87,7 @@ export class Auditor {
   private readonly store: CandleStore;
   private readonly periods: number[];
   private readonly batch: number;
+  private readonly history: HistoryStore;
   private readonly pacer: Pacer;
   private readonly sleeper = new Sleeper();
   private readonly now: () => number;
@@ -103,6 +105,7 @@ export class Auditor {
   ) {
     defineScripts(redis);
     this.store = new CandleStore(redis, keys, plan);
+    this.history = new HistoryStore(redis, keys, plan);
     this.periods = auditablePeriods(plan);
     this.batch = Math.max(1, Math.min(POLONIEX_CANDLES_LIMIT, opts.batch ?? 100));
     this.now = opts.now ?? Date.now;
@@ -117,6 +120,9 @@ export class Auditor {
     const cursors = await this.redis.hgetall(this.keys.auditCursors());
     for (const pair of await this.store.pairs()) {
       const state = await this.store.state(pair);
+      // Candles imported from the exchange are the exchange's: the audit starts where live data begins.
+      const history = await this.history.state(pair);
+      const liveFrom = history.status === 'imported' ? history.boundary : -Infinity;
       for (const ms of this.periods) {
         if (this.closed) return tally;
         const closedThrough = state.closedThrough.get(ms);
@@ -125,7 +131,10 @@ export class Auditor {
         const last = Math.min(closedThrough, Math.floor((this.now() - (this.opts.settleMs ?? 5_000)) / ms) * ms - ms);
         const cursor = cursors[field];
         // First sight of this pair and period: the last batch's worth of closed buckets.
-        const from = cursor !== undefined ? Number(cursor) + ms : Math.max(last - (this.batch - 1) * ms, state.first === undefined ? last : Math.floor(state.first / ms) * ms);
+        const from = Math.max(
+          cursor !== undefined ? Number(cursor) + ms : Math.max(last - (this.batch - 1) * ms, state.first === undefined ? last : Math.floor(state.first / ms) * ms),
+          Math.floor(liveFrom / ms) * ms,
+        );
         if (!(from <= last)) continue;
         const to = Math.min(last, from + (this.batch - 1) * ms);
         await this.audit(pair, ms, field, cursor ?? '', from, to, tally);

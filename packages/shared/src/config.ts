@@ -154,6 +154,20 @@ export const healthFileEnv = z.string().min(1, 'a file path').optional();
  */
 export const auditEnv = z.enum(['on', 'off'], 'on or off').default('on');
 
+/** The longest HISTORY: 30 days (a pair's import is then 87 requests of 500 one-minute candles). */
+export const HISTORY_LIMIT_MS = 30 * 86_400_000;
+
+/**
+ * `HISTORY` (ingest, a live exchange source): on a pair's first start, how
+ * far back to import the exchange's own candles (docs/history.md); `0`: none.
+ */
+export const historyEnv = parsed((text) => {
+  if (text.trim() === '0') return 0;
+  const ms = parseDuration(text);
+  if (ms > HISTORY_LIMIT_MS) throw new ConfigError(`${shown(text)} is out of range: at most 30d (or 0 for none)`);
+  return ms;
+}).default(86_400_000);
+
 /** `POLONIEX_REST_URL` (ingest: backfill; worker: the audit). */
 export const poloniexRestUrlEnv = z
   .string()

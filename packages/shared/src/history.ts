@@ -68,6 +68,8 @@ export class HistoryStore {
     readonly redis: RedisClient,
     readonly keys: Keys,
     readonly plan: PeriodPlan,
+    /** Told once an import is complete (the ingester asks the workers to roll the periods above up now). */
+    private readonly finished?: (pair: string, periodMs: number) => Promise<void>,
   ) {
     defineScripts(redis);
   }
@@ -117,7 +119,9 @@ export class HistoryStore {
       if (ms === periodMs) marks.push(`c:${ms}`, boundary - ms);
       else if (!covered.has(ms)) marks.push(`c:${ms}`, Math.floor(boundary / ms) * ms - ms);
     }
-    return this.step(pair, periodMs, 'finish', boundary, ...marks);
+    const state = await this.step(pair, periodMs, 'finish', boundary, ...marks);
+    await this.finished?.(pair, periodMs);
+    return state;
   }
 
   /** Gives an import up (the exchange's candles cannot be had): its candles and marks go, and the pair starts with live data alone. */

@@ -23,7 +23,7 @@ export async function createSource(config: IngestConfig): Promise<Source> {
     }
     case 'poloniex': {
       const { PoloniexSource } = await import('./poloniex.js');
-      return new PoloniexSource({ wsUrl: config.POLONIEX_WS_URL, restUrl: config.POLONIEX_REST_URL, pairs: config.PAIRS });
+      return new PoloniexSource({ wsUrl: config.POLONIEX_WS_URL, restUrl: config.POLONIEX_REST_URL, pairs: config.PAIRS, historyMs: config.HISTORY });
     }
   }
 }

@@ -32,10 +32,18 @@ interface Track {
   running: boolean;
   /** Ids up to here already reported as missed, so a retried pass does not count them twice. */
   reportedThrough?: bigint;
+  /**
+   * Where live data begins after imported history (a bucket of `periodMs`):
+   * the next pass hands over every listed trade from there, and says
+   * whether the list reached back that far.
+   */
+  boundary?: { readonly at: number; readonly periodMs: number };
 }
 
 export interface BackfillOptions {
   readonly limit: number;
+  /** A boundary bucket's trades were loaded: `exact` when the exchange still listed them all (expectBoundary). */
+  readonly onBoundary?: (pair: string, boundary: { readonly at: number; readonly periodMs: number }, exact: boolean, detail: string) => Promise<void>;
   readonly backoff: BackoffOptions;
   readonly concurrency: number;
   readonly random?: () => number;
@@ -95,6 +103,14 @@ export class Backfiller {
     const id = tradeId(tick.id);
     if (id !== undefined && (t.lastId === undefined || id > t.lastId)) t.lastId = id;
     if (t.lastTime === undefined || tick.time > t.lastTime) t.lastTime = tick.time;
+  }
+
+  /**
+   * The pair's history was imported up to `at`: its next pass completes the
+   * bucket there from the exchange's trades (every one at or after `at`).
+   */
+  expectBoundary(pair: string, at: number, periodMs: number): void {
+    this.track(pair).boundary = { at, periodMs };
   }
 
   /** Where a backfill of the pair would start now: after the last trade we had. */
@@ -179,6 +195,7 @@ export class Backfiller {
     }
 
     let fresh: RawTrade[];
+    const boundary = t.boundary;
     if (from.id !== undefined) {
       const after = from.id;
       fresh = listed.filter((_, i) => ids[i] === undefined || ids[i]! > after);
@@ -187,7 +204,7 @@ export class Backfiller {
       const since = from.time;
       fresh = listed.filter((r) => timeOf(r) === undefined || timeOf(r)! >= since);
       const oldestTime = listed.length > 0 ? timeOf(listed[0]!) : undefined;
-      if (listed.length >= this.opts.limit && oldestTime !== undefined && oldestTime > since) {
+      if (boundary === undefined && listed.length >= this.opts.limit && oldestTime !== undefined && oldestTime > since) {
         // Only the time of the last stored trade is known (its id has aged
         // out of Redis): there is a hole, of unknown size.
         this.sink.gap(pair, 1, `trades of ${pair} between ${new Date(since).toISOString()} and ${new Date(oldestTime).toISOString()} are no longer listed by Poloniex (count unknown; counted as 1)`);
@@ -195,6 +212,17 @@ export class Backfiller {
     } else {
       fresh = [];
       this.log.debug({ pair, newestId: newest?.toString() }, `${pair}: nothing stored yet; following it from now on (no history loaded)`);
+    }
+
+    let exact: boolean | undefined;
+    if (boundary !== undefined) {
+      // Every listed trade from the boundary on (the store counts each once).
+      const chosen = new Set(fresh);
+      for (const r of listed) if ((timeOf(r) ?? -Infinity) >= boundary.at) chosen.add(r);
+      fresh = listed.filter((r) => chosen.has(r));
+      // Complete when the list reaches before the boundary, or holds all the exchange lists.
+      const oldestTime = listed.length > 0 ? timeOf(listed[0]!) : undefined;
+      exact = listed.length < this.opts.limit || (oldestTime !== undefined && oldestTime < boundary.at);
     }
 
     if (fresh.length > 0) {
@@ -207,6 +235,14 @@ export class Backfiller {
       this.log.debug({ pair, listed: listed.length }, `backfill of ${pair}: nothing missed`);
     }
     for (const r of listed) this.saw(r);
+    if (boundary !== undefined && exact !== undefined) {
+      const oldest = listed.length > 0 ? timeOf(listed[0]!) : undefined;
+      const detail = exact
+        ? `${fresh.length} trade(s) from REST complete it`
+        : `Poloniex lists only its latest ${this.opts.limit} trades, the oldest at ${oldest !== undefined ? new Date(oldest).toISOString() : '?'}: the trades between the bucket's start and then are missing from it`;
+      await this.opts.onBoundary?.(pair, boundary, exact, detail);
+      if (t.boundary === boundary) t.boundary = undefined;
+    }
   }
 
   private reportGap(pair: string, t: Track, after: bigint, oldest: bigint): void {

@@ -3,6 +3,7 @@
  * knobs (tests shorten them; production keeps the defaults).
  */
 import type { BackoffOptions } from '@candlestack/shared';
+import type { HistoryOptions } from './poloniex-history.js';
 import { REST_TRADES_LIMIT } from './poloniex-rest.js';
 
 export interface PoloniexOptions {
@@ -32,11 +33,15 @@ export interface PoloniexOptions {
   readonly startTimeoutMs?: number;
   /** Symbols per subscribe request; default 100. */
   readonly subscribeBatch?: number;
+  /** HISTORY (ms): on a pair's first start, how far back to import the exchange's candles; default 0 (none). */
+  readonly historyMs?: number;
+  /** The import's knobs (tests shorten them): batch, pacing, settling, giving up. */
+  readonly history?: Omit<HistoryOptions, 'historyMs'>;
   /** Jitter source (tests). */
   readonly random?: () => number;
 }
 
-export type PoloniexSettings = Required<Omit<PoloniexOptions, 'random'>> & Pick<PoloniexOptions, 'random'>;
+export type PoloniexSettings = Required<Omit<PoloniexOptions, 'random' | 'history'>> & Pick<PoloniexOptions, 'random' | 'history'>;
 
 export function withDefaults(o: PoloniexOptions): PoloniexSettings {
   return {
@@ -52,5 +57,6 @@ export function withDefaults(o: PoloniexOptions): PoloniexSettings {
     backfillLimit: Math.min(REST_TRADES_LIMIT, o.backfillLimit ?? REST_TRADES_LIMIT),
     startTimeoutMs: o.startTimeoutMs ?? 15_000,
     subscribeBatch: Math.max(1, o.subscribeBatch ?? 100),
+    historyMs: Math.max(0, o.historyMs ?? 0),
   };
 }

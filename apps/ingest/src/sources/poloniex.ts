@@ -10,16 +10,20 @@
  * no ack) is announced downstream and followed by a reconnect with capped
  * exponential backoff and jitter, reset by the first good message. After
  * every subscription, and so at start-up too, the REST backfill (see
- * poloniex-backfill.ts) fills what the stream missed.
+ * poloniex-backfill.ts) fills what the stream missed. A pair with nothing
+ * stored is first given its history (poloniex-history.ts): it is subscribed
+ * once the exchange's candles are imported, and its first backfill completes
+ * the bucket where they end from the exchange's trades.
  */
 import { WebSocket, type RawData } from 'ws';
-import { Backoff, Sleeper, isPair, normalizePair, type Logger, type RawTrade } from '@candlestack/shared';
+import { Backoff, PoloniexCandles, Sleeper, isPair, normalizePair, periodLabel, type Logger, type RawTrade } from '@candlestack/shared';
 import type { Source, SourceSink } from '../source.js';
 import { Backfiller, type Anchor } from './poloniex-backfill.js';
 import { PING, parseWsMessage, subscribeRequest, tradeId, unsubscribeRequest } from './poloniex-messages.js';
 import { OFFLINE_HINT, resolvePairs } from './poloniex-pairs.js';
 import { withDefaults, type PoloniexOptions, type PoloniexSettings } from './poloniex-options.js';
 import { PoloniexRest } from './poloniex-rest.js';
+import { HistoryImporter, type ImportOutcome } from './poloniex-history.js';
 
 interface Pending {
   readonly kind: 'subscribe' | 'unsubscribe' | 'ping';
@@ -72,6 +76,11 @@ export class PoloniexSource implements Source {
   private closed = false;
   private closing: Promise<void> | undefined;
   private subscribedOnce = false;
+  private importer: HistoryImporter | undefined;
+  /** Followed pairs whose history is being imported: subscribed once it is. */
+  private readonly importing = new Set<string>();
+  private readonly importQueue: string[] = [];
+  private importRun: Promise<void> | undefined;
   private startWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   private readonly opts: PoloniexSettings;
@@ -106,10 +115,18 @@ export class PoloniexSource implements Source {
       backoff: this.opts.restRetry,
       concurrency: this.opts.restConcurrency,
       random: this.opts.random,
+      onBoundary: (pair, b, exact, detail) => this.onBoundary(pair, b, exact, detail),
     });
+    if (sink.history) {
+      this.importer = new HistoryImporter(new PoloniexCandles(this.opts.restUrl, this.opts.restTimeoutMs), sink.history, log, {
+        historyMs: this.opts.historyMs,
+        ...this.opts.history,
+        ...(this.opts.random && { random: this.opts.random }),
+      });
+    }
     const held = sink.claim ? await sink.claim(this.pairs) : this.pairs;
     this.following = new Set(held.filter((p) => this.pairs.includes(p)));
-    await this.seed([...this.following]);
+    await this.prepare([...this.following]);
 
     const first = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
     const timer = setTimeout(() => this.settleStart(), this.opts.startTimeoutMs);
@@ -136,6 +153,83 @@ export class PoloniexSource implements Source {
     }
   }
 
+  /**
+   * Pairs about to be followed: what the store holds of each (a restart
+   * backfills from there), and, for one with nothing stored, its history
+   * to import first (it is subscribed once that is done).
+   */
+  private async prepare(pairs: readonly string[]): Promise<void> {
+    await this.seed(pairs);
+    if (!this.importer) return;
+    const queued: string[] = [];
+    for (const pair of pairs) {
+      let state;
+      try {
+        state = await this.importer.state(pair);
+      } catch (err) {
+        this.log?.warn({ pair, err: (err as Error).message }, `cannot read the history state of ${pair} (Redis away?): following it without importing history`);
+        continue;
+      }
+      if (state.status === 'imported') this.afterHistory(pair, { kind: 'imported', boundary: state.boundary, periodMs: state.periodMs, ...(state.exact !== undefined && { exact: state.exact }) });
+      else if (state.status === 'importing' || (state.status === 'none' && this.opts.historyMs > 0)) queued.push(pair);
+    }
+    if (queued.length === 0) return;
+    for (const p of queued) {
+      this.importing.add(p);
+      this.importQueue.push(p);
+    }
+    this.importer.queued(queued.length);
+    this.importRun ??= this.runImports().finally(() => (this.importRun = undefined));
+  }
+
+  /** Imports the queued pairs' history one pair after the other (the requests are paced anyway), subscribing each when done. */
+  private async runImports(): Promise<void> {
+    for (let pair = this.importQueue.shift(); pair !== undefined && !this.closed; pair = this.importQueue.shift()) {
+      const p = pair;
+      let outcome: ImportOutcome;
+      try {
+        outcome = await this.importer!.run(p, () => !this.closed && this.following.has(p));
+      } catch (err) {
+        if (this.closed) return;
+        // Redis away: that pair again later, the others meanwhile.
+        this.log?.warn({ pair: p, err: (err as Error).message }, `history import of ${p} failed (${(err as Error).message}); trying it again in 5 s`);
+        this.importQueue.push(p);
+        await this.sleeper.sleep(5_000);
+        continue;
+      }
+      if (outcome.kind === 'stopped') {
+        this.importing.delete(p);
+        continue;
+      }
+      this.afterHistory(p, outcome);
+      this.importing.delete(p);
+      // Subscribe it now (follow() skips pairs still importing).
+      if (this.following.has(p) && !this.closed) await this.follow([...this.following]);
+    }
+  }
+
+  /** History is imported up to `boundary`: the backfill starts there, and the first one completes that bucket. */
+  private afterHistory(pair: string, outcome: ImportOutcome): void {
+    if (outcome.kind !== 'imported') return;
+    this.backfiller!.seed(pair, { time: outcome.boundary });
+    if (outcome.exact === undefined) this.backfiller!.expectBoundary(pair, outcome.boundary, outcome.periodMs);
+  }
+
+  private async onBoundary(pair: string, b: { readonly at: number; readonly periodMs: number }, exact: boolean, detail: string): Promise<void> {
+    const bucket = `the ${periodLabel(b.periodMs)} bucket of ${new Date(b.at).toISOString()}`;
+    try {
+      await this.sink!.history?.boundary(pair, b.periodMs, exact);
+    } catch (err) {
+      this.log?.warn({ pair, err: (err as Error).message }, `cannot record whether ${pair}'s boundary bucket is exact`);
+    }
+    if (exact) this.log?.info({ pair, boundary: new Date(b.at).toISOString() }, `${pair}: ${bucket}, where imported history meets live trades, is exact: ${detail}`);
+    else
+      this.log?.warn(
+        { pair, boundary: new Date(b.at).toISOString() },
+        `${pair}: ${bucket}, where imported history meets live trades, is incomplete (marked so in /pairs): ${detail}`,
+      );
+  }
+
   follow(pairs: readonly string[]): Promise<void> {
     const next = this.changes.then(() => this.changeTo(pairs));
     this.changes = next.catch((err: Error) => this.log?.error({ err: err.message }, 'cannot change the pairs followed'));
@@ -145,12 +239,13 @@ export class PoloniexSource implements Source {
   private async changeTo(pairs: readonly string[]): Promise<void> {
     if (this.closed || !this.backfiller) return;
     const next = new Set(pairs.filter((p) => this.pairs.includes(p)));
-    await this.seed([...next].filter((p) => !this.following.has(p)));
+    const fresh = [...next].filter((p) => !this.following.has(p));
     this.following = next;
+    await this.prepare(fresh);
     const s = this.session;
     // Not connected: the next connection subscribes to what is followed then.
     if (!s || s.ws.readyState !== WebSocket.OPEN || s.reason) return;
-    const added = [...next].filter((p) => !s.subscribed.has(p));
+    const added = [...next].filter((p) => !s.subscribed.has(p) && !this.importing.has(p));
     const removed = [...s.subscribed].filter((p) => !next.has(p));
     if (removed.length > 0) {
       for (const p of removed) {
@@ -193,10 +288,11 @@ export class PoloniexSource implements Source {
     s.ackTimer = undefined;
     this.subscribedOnce = true;
     const n = s.subscribed.size;
+    const importing = this.importing.size > 0 ? `; importing the history of ${this.importing.size} more first` : '';
     const detail =
-      n === this.pairs.length
-        ? `subscribed to trades of ${n} pair(s) at ${this.opts.wsUrl}`
-        : `subscribed to trades of ${n} of ${this.pairs.length} pair(s) at ${this.opts.wsUrl} (other ingesters hold the others' leases)`;
+      n + this.importing.size === this.pairs.length
+        ? `subscribed to trades of ${n} pair(s) at ${this.opts.wsUrl}${importing}`
+        : `subscribed to trades of ${n} of ${this.pairs.length} pair(s) at ${this.opts.wsUrl}${importing} (other ingesters hold the others' leases)`;
     this.sink!.status('connected', detail);
     this.settleStart();
     for (const r of s.settled.splice(0)) r();
@@ -227,7 +323,7 @@ export class PoloniexSource implements Source {
     s.opened.at = Date.now();
     this.log?.info({ url: this.opts.wsUrl }, 'connected to Poloniex; subscribing');
     // The backfill of each pair must start after the last trade of the previous connection.
-    this.subscribe(s, this.pairs.filter((p) => this.following.has(p)));
+    this.subscribe(s, this.pairs.filter((p) => this.following.has(p) && !this.importing.has(p)));
     s.pingTimer = setInterval(() => this.ping(s), this.opts.pingIntervalMs);
     // Nothing to subscribe to (other ingesters hold every lease): connected all the same.
     this.checkSettled(s);
@@ -419,6 +515,7 @@ export class PoloniexSource implements Source {
       this.closed = true;
       clearTimeout(this.reconnectTimer);
       this.sleeper.cancel();
+      this.importer?.close();
       this.settleStart();
       const s = this.session;
       this.session = undefined;
@@ -429,6 +526,7 @@ export class PoloniexSource implements Source {
         for (const r of s.settled.splice(0)) r();
         await closeSocket(s.ws);
       }
+      await this.importRun?.catch(() => undefined);
       await this.backfiller?.close();
     })();
     return this.closing;

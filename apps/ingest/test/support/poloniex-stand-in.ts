@@ -118,6 +118,8 @@ export class PoloniexStandIn {
   connections = 0;
   /** REST requests served (path and query), in order. */
   readonly restRequests: string[] = [];
+  /** Candle requests, in order: when each came (ms), its symbol, `startTime`, and the status answered. */
+  readonly candleRequests: { readonly at: number; readonly symbol: string; readonly startTime: number; status: number }[] = [];
   /** Answer `{"event":"ping"}`? */
   answerPings = true;
   /** Acknowledge subscriptions? */
@@ -414,8 +416,14 @@ export class PoloniexStandIn {
   }
 
   private candles(symbol: string, q: URLSearchParams, res: ServerResponse, json: (status: number, body: unknown) => void): void {
-    if (this.candlesDown) return json(503, { code: 503, message: 'Service Unavailable' });
+    const request = { at: Date.now(), symbol, startTime: Number(q.get('startTime') ?? 0), status: 200 };
+    this.candleRequests.push(request);
+    if (this.candlesDown) {
+      request.status = 503;
+      return json(503, { code: 503, message: 'Service Unavailable' });
+    }
     const failure = this.candleFailures.shift();
+    if (failure === 'http-429' || failure === 'http-429-retry-after-1' || failure === 'http-500') request.status = failure === 'http-500' ? 500 : 429;
     switch (failure) {
       case 'http-429':
       case 'http-429-retry-after-1':

@@ -19,7 +19,10 @@
             import has got to `next`
     "finish" boundary [field value]...: the import is complete up to
             `boundary`, where live data begins: `first` becomes the history's
-            start, and the periods' close marks are set as given
+            start, the pair's low time bound `lo` the boundary (a trade
+            before it, which the imported candles already count, is refused
+            like a trade older than MAX_LATE), and the periods' close marks
+            are set as given
     "abandon": the import is given up; its candles and marks go
     "boundary" exact: whether the boundary bucket was completed from trades
 
@@ -74,7 +77,7 @@ end
 
 if step == 'finish' then
   if st[1] or not st[2] or st[5] then return refuse() end
-  local fields = { 'first', st[2], 'hb', ARGV[2] }
+  local fields = { 'first', st[2], 'hb', ARGV[2], 'lo', ARGV[2] }
   for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('HDEL', KEYS[1], 'hp')
