@@ -10,7 +10,8 @@
  * BTC_USDT: 2 h of imported 1m candles from T0, live from 02:02 (so the
  * 02:00 5m bucket is mixed) to 02:59, the boundary bucket incomplete
  * (hx 0). ETH_USDT: the same times, the boundary exact (hx 1). XRP_USDT: an
- * import under way (hs and hm, no hb). LTC_USDT: no history at all.
+ * import under way (hs and hm, no hb). LTC_USDT: no history at all. The
+ * clock is a replay's, stopped at the last trade: nothing is forming.
  */
 import { canonical, encodeStored, rollUp, type StoredCandle } from '@candlestack/shared';
 import type { TestApi } from './helpers.js';
@@ -89,6 +90,10 @@ export async function seedHistory(t: TestApi): Promise<void> {
     });
     await p.exec();
   }
+  // The source's clock stopped at the last trade (as a replay's), so that
+  // no bucket is forming by the wall clock: the candles read are exactly
+  // those stored here.
+  await t.redis.hset(t.keys.clock(), { source: 'replay', time: LAST + 50_000, done: 0 });
   // An import under way: 40 minutes in, no boundary yet.
   await t.redis.hset(t.keys.state('XRP_USDT'), { hs: T0, hp: T0 + 40 * MIN, hm: MIN });
 }
