@@ -16,7 +16,17 @@
  * @property {string} volume base currency
  * @property {string} quoteVolume quote currency
  * @property {number} trades
+ * @property {'exchange' | 'mixed'} [origin] the exchange's own candle (imported history), or a roll-up of both; absent: built from trades
  * @property {boolean} closed false while the bucket is still forming
+ */
+
+/**
+ * @typedef {object} PairHistory A pair's imported history, as GET /pairs tells it (docs/api.md).
+ * @property {number} from start (ms) of the imported history
+ * @property {number | null} liveFrom start (ms) of the first bucket of `period` built from trades; null while importing
+ * @property {string} period the imported candles' period
+ * @property {'exact' | 'incomplete' | 'pending'} boundary the bucket at liveFrom
+ * @property {boolean} importing
  */
 
 /** @typedef {import('./vendor/lightweight-charts.js').CandlestickData<import('./vendor/lightweight-charts.js').UTCTimestamp>} CandleBar */
@@ -26,6 +36,14 @@ export const UP_COLOR = '#26a69a';
 export const DOWN_COLOR = '#ef5350';
 const UP_VOLUME = 'rgba(38, 166, 154, 0.45)';
 const DOWN_VOLUME = 'rgba(239, 83, 80, 0.45)';
+/** The exchange's own candles (imported history): the same hues, muted, so live data stands out. */
+export const IMPORTED_UP_COLOR = 'rgba(38, 166, 154, 0.45)';
+export const IMPORTED_DOWN_COLOR = 'rgba(239, 83, 80, 0.45)';
+const IMPORTED_UP_VOLUME = 'rgba(38, 166, 154, 0.2)';
+const IMPORTED_DOWN_VOLUME = 'rgba(239, 83, 80, 0.2)';
+/** The marker where live data begins. */
+export const LIVE_MARKER_COLOR = '#d7dee6';
+export const INCOMPLETE_MARKER_COLOR = '#ffd866';
 
 /** Past this, a double no longer holds the digits anyway. */
 const MAX_PRECISION = 12;
@@ -39,14 +57,57 @@ export const toChartTime = (ms) => /** @type {import('./vendor/lightweight-chart
 /** @param {Candle} c */
 export const isUp = (c) => Number(c.close) >= Number(c.open);
 
+/** An imported candle (the exchange's own), drawn muted; a mixed one holds live data and is drawn as live. @param {Candle} c */
+export const isImported = (c) => c.origin === 'exchange';
+
 /** @param {Candle} c @returns {CandleBar} */
 export function toBar(c) {
-  return { time: toChartTime(c.time), open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) };
+  const bar = { time: toChartTime(c.time), open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) };
+  if (!isImported(c)) return bar;
+  const color = isUp(c) ? IMPORTED_UP_COLOR : IMPORTED_DOWN_COLOR;
+  return { ...bar, color, wickColor: color, borderColor: color };
 }
 
 /** @param {Candle} c @returns {VolumeBar} */
 export function toVolumeBar(c) {
-  return { time: toChartTime(c.time), value: Number(c.volume), color: isUp(c) ? UP_VOLUME : DOWN_VOLUME };
+  const color = isImported(c) ? (isUp(c) ? IMPORTED_UP_VOLUME : IMPORTED_DOWN_VOLUME) : isUp(c) ? UP_VOLUME : DOWN_VOLUME;
+  return { time: toChartTime(c.time), value: Number(c.volume), color };
+}
+
+/** The legend's word for where a candle comes from ('' for one built from trades). @param {Candle} c */
+export function originText(c) {
+  return c.origin === 'exchange' ? "the exchange's candle" : c.origin === 'mixed' ? "partly the exchange's candles" : '';
+}
+
+/**
+ * Where live data begins on a chart of `period`: the bucket holding
+ * `history.liveFrom`, with the marker's text, or undefined (no history, an
+ * import under way, or that candle is not among `candles`).
+ * @param {PairHistory | null | undefined} history
+ * @param {string} period the chart's period
+ * @param {readonly Candle[]} candles oldest first
+ * @returns {{ time: number, text: string, incomplete: boolean } | undefined}
+ */
+export function liveStart(history, period, candles) {
+  const ms = periodMs(period);
+  if (!history || history.liveFrom === null || ms <= 0) return undefined;
+  const time = Math.floor(history.liveFrom / ms) * ms;
+  if (indexOfTime(candles, time) < 0) return undefined;
+  const incomplete = history.boundary === 'incomplete';
+  return { time, text: incomplete ? 'Live from here (incomplete candle)' : 'Live from here', incomplete };
+}
+
+/**
+ * The page's line about a pair's imported history ('' for none).
+ * @param {PairHistory | null | undefined} history
+ */
+export function historyText(history) {
+  if (!history) return '';
+  const since = formatTime(history.from, periodMs(history.period) < 60_000);
+  if (history.liveFrom === null) return `Importing history from the exchange since ${since}…`;
+  const live = formatTime(history.liveFrom, periodMs(history.period) < 60_000);
+  const line = `History imported from the exchange since ${since}; live since ${live}`;
+  return history.boundary === 'incomplete' ? `${line} (that ${history.period} candle is incomplete: the exchange no longer listed all its trades).` : `${line}.`;
 }
 
 /**

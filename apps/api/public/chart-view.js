@@ -6,26 +6,33 @@
  *
  * What the page shows is also written as data attributes on the chart's
  * element (data-pair, data-period, data-bars, data-first-time,
- * data-last-time, data-precision, data-history), for scripts and the
- * browser test to read.
+ * data-last-time, data-precision, data-history, and data-live-marker-time,
+ * data-live-marker-text: the "live from here" marker as the chart holds
+ * it), for scripts and the browser test to read.
  */
-import { CandlestickSeries, ColorType, CrosshairMode, HistogramSeries, createChart } from './vendor/lightweight-charts.js';
+import { CandlestickSeries, ColorType, CrosshairMode, HistogramSeries, createChart, createSeriesMarkers } from './vendor/lightweight-charts.js';
 import {
   DOWN_COLOR,
+  INCOMPLETE_MARKER_COLOR,
+  LIVE_MARKER_COLOR,
   UP_COLOR,
   changeText,
   formatTime,
   indexOfTime,
   isUp,
+  liveStart,
   mergeCandle,
+  originText,
   periodMs,
   priceFormat,
   pricePrecision,
   toBar,
+  toChartTime,
   toVolumeBar,
 } from './chart-data.js';
 
 /** @typedef {import('./chart-data.js').Candle} Candle */
+/** @typedef {import('./chart-data.js').PairHistory} PairHistory */
 
 /**
  * Live candles pile up (86,400 a day at 1s) and scrolling back adds older
@@ -56,6 +63,10 @@ export class ChartView {
   /** Time (ms) of the candle under the crosshair; undefined: follow the latest. */
   /** @type {number | undefined} */
   #hovered;
+  /** @type {PairHistory | null} The pair's imported history (GET /pairs), null: none. */
+  #history = null;
+  /** The marker shown, as `time text` ('' for none): set again only when it changes. */
+  #markerKey = '';
 
   /** @param {HTMLElement} container @param {HTMLElement} legend */
   constructor(container, legend) {
@@ -93,6 +104,8 @@ export class ChartView {
       priceLineVisible: false,
     });
     this.volumeSeries.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    // "Live from here" at the candle where live data begins (imported history before it).
+    this.markers = createSeriesMarkers(this.candleSeries, []);
     this.chart.subscribeCrosshairMove((param) => {
       this.#hovered = typeof param.time === 'number' ? param.time * 1000 : undefined;
       this.#renderLegend();
@@ -108,10 +121,20 @@ export class ChartView {
     this.#hovered = undefined;
     this.#atStart = false;
     this.#loadingOlder = false;
+    this.#history = null;
     const ms = periodMs(period);
     this.chart.applyOptions({ timeScale: { secondsVisible: ms > 0 && ms < 60_000, timeVisible: ms < 86_400_000 } });
     this.candleSeries.setData([]);
     this.volumeSeries.setData([]);
+    this.#changed();
+  }
+
+  /**
+   * The pair's imported history as GET /pairs tells it (null: none): where
+   * the "live from here" marker goes. @param {PairHistory | null} history
+   */
+  setHistory(history) {
+    this.#history = history;
     this.#changed();
   }
 
@@ -246,7 +269,19 @@ export class ChartView {
     this.candleSeries.applyOptions({ priceFormat: priceFormat(p) });
   }
 
+  /** The marker where live data begins, on its candle once that candle is shown. */
+  #updateMarker() {
+    const at = liveStart(this.#history, this.#period, this.#candles);
+    const key = at ? `${at.time} ${at.text}` : '';
+    if (key === this.#markerKey) return;
+    this.#markerKey = key;
+    this.markers.setMarkers(
+      at ? [{ time: toChartTime(at.time), position: 'belowBar', shape: 'arrowUp', color: at.incomplete ? INCOMPLETE_MARKER_COLOR : LIVE_MARKER_COLOR, text: at.text }] : [],
+    );
+  }
+
   #changed() {
+    this.#updateMarker();
     const d = this.container.dataset;
     d.pair = this.#pair;
     d.period = this.#period;
@@ -255,6 +290,10 @@ export class ChartView {
     d.history = this.#loadingOlder ? 'loading' : this.#atStart ? 'complete' : 'more';
     d.lastTime = String(this.latest?.time ?? '');
     d.precision = String(this.#precision);
+    // What the chart's marker plugin holds, not what was meant: the test reads it.
+    const marker = this.markers.markers()[0];
+    d.liveMarkerTime = marker ? String(Number(marker.time) * 1000) : '';
+    d.liveMarkerText = marker?.text ?? '';
     this.#renderLegend();
   }
 
@@ -271,7 +310,8 @@ export class ChartView {
     if (!c) return;
     this.legend.dataset.direction = isUp(c) ? 'up' : 'down';
     set('time', formatTime(c.time, periodMs(this.#period) < 60_000));
-    set('status', c.closed ? 'closed' : 'forming');
+    const origin = originText(c);
+    set('status', `${c.closed ? 'closed' : 'forming'}${origin ? ` · ${origin}` : ''}`);
     set('open', c.open);
     set('high', c.high);
     set('low', c.low);

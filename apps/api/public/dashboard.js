@@ -6,7 +6,7 @@
  * Every URL is relative to the page, so it also works behind a proxy that
  * serves the API under a path.
  */
-import { withLive } from './chart-data.js';
+import { historyText, withLive } from './chart-data.js';
 import { $, ChartView } from './chart-view.js';
 import { LiveFeed, liveUrl } from './live-feed.js';
 import { firstView } from './address.js';
@@ -14,7 +14,8 @@ import { pillFor } from './status.js';
 
 /** @typedef {import('./chart-data.js').Candle} Candle */
 /** @typedef {import('./status.js').Source} Source */
-/** @typedef {{ pairs: { pair: string, lastTradeTime: number | null }[], periods: string[], source: Source | null }} PairsBody */
+/** @typedef {import('./chart-data.js').PairHistory} PairHistory */
+/** @typedef {{ pairs: { pair: string, lastTradeTime: number | null, history: PairHistory | null }[], periods: string[], source: Source | null }} PairsBody */
 
 /** Candles per history request: the newest window, then each older one. */
 const HISTORY_LIMIT = 500;
@@ -33,6 +34,7 @@ const ui = {
   status: $('#status'),
   statusDetail: $('#status-detail'),
   message: $('#message'),
+  history: $('#history'),
 };
 
 const view = new ChartView($('#chart'), $('#legend'));
@@ -52,6 +54,8 @@ let noCandlesYet = false;
 let pending;
 /** After a failed request for older candles, none before this (ms). */
 let olderRetryAt = 0;
+/** @type {Map<string, PairHistory | null>} Each pair's imported history, from the latest GET /pairs. */
+let histories = new Map();
 /** @type {import('./status.js').Observed} What the status pill is made of. */
 const observed = { feed: 'connecting', source: undefined, serverNow: Date.now() };
 
@@ -142,6 +146,20 @@ function showSource(source) {
         : '';
 }
 
+/**
+ * The shown pair's imported history: the chart's "live from here" marker
+ * and the line under the chart (since when it comes from the exchange,
+ * since when it is live, and whether the first live candle is incomplete).
+ */
+function showHistory() {
+  const history = histories.get(pair) ?? null;
+  view.setHistory(history);
+  const text = historyText(history);
+  ui.history.textContent = text;
+  ui.history.hidden = text === '';
+  ui.history.dataset.boundary = history?.boundary ?? '';
+}
+
 /** A note above the chart that stays until the user picks another view (e.g. an unknown ?pair=). @param {string} text */
 function showNotice(text) {
   ui.notice.textContent = text;
@@ -170,6 +188,7 @@ function select(p, per) {
   const q = new URLSearchParams({ pair: p, period: per });
   window.history.replaceState(null, '', `?${q}`);
   view.reset(p, per);
+  showHistory();
   showTitle();
   // Live candles held for a history load of the previous pair or period are not this one's.
   pending = undefined;
@@ -271,6 +290,8 @@ async function refreshPairs() {
     showStatus();
     showSource(body.source);
     const pairs = body.pairs.map((p) => p.pair);
+    // An API from before issue 12 sends no history: none is shown.
+    histories = new Map(body.pairs.map((p) => [p.pair, p.history ?? null]));
     fillSelect(ui.pair, pairs);
     fillSelect(ui.period, body.periods);
     if (pairs.length === 0 || body.periods.length === 0) {
@@ -284,6 +305,8 @@ async function refreshPairs() {
       // Options were rebuilt: keep showing what is shown.
       ui.pair.value = pair;
       ui.period.value = period;
+      // An import may have completed meanwhile, or its boundary become known.
+      showHistory();
     }
   } catch (err) {
     const why = /** @type {Error} */ (err).message;

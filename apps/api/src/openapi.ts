@@ -18,6 +18,7 @@ import {
   candlesResponse,
   errorBody,
   healthResponse,
+  pairHistorySchema,
   pairsResponse,
   readyResponse,
   sourceSchema,
@@ -78,7 +79,7 @@ const queryParams = (params: Record<string, { description: string; schema: Json 
 export function openApiDocument(periods: readonly Period[]): Json {
   // Every response schema is registered once under components and referenced.
   const registry = z.registry<{ id: string }>();
-  for (const s of [auditResponse, exchangeCandleSchema, candleSchema, sourceSchema, candlesResponse, candleRowSchema, candleRowsResponse, tradeSchema, tradesResponse, pairsResponse, errorBody, healthResponse, readyResponse]) {
+  for (const s of [auditResponse, exchangeCandleSchema, candleSchema, sourceSchema, candlesResponse, candleRowSchema, candleRowsResponse, tradeSchema, tradesResponse, pairHistorySchema, pairsResponse, errorBody, healthResponse, readyResponse]) {
     const id = (s.meta() as { id?: string } | undefined)?.id;
     if (id) registry.add(s, { id });
   }

@@ -17,6 +17,10 @@ export const candleSchema = z
     volume: decimal.meta({ description: 'Volume in the base currency' }),
     quoteVolume: decimal.meta({ description: 'Volume in the quote currency' }),
     trades: z.number().int().min(0),
+    origin: z.enum(['exchange', 'mixed']).optional().meta({
+      description:
+        "Absent: built from trades. `exchange`: the exchange's own candle, imported as history (or a roll-up of only such); `mixed`: a roll-up of imported candles and candles built from trades (the period where live data begins)",
+    }),
     closed: z.boolean().meta({ description: 'false for the candle still forming' }),
   })
   .meta({ id: 'Candle' });
@@ -79,9 +83,27 @@ export const sourceSchema = z
   })
   .meta({ id: 'Source' });
 
+export const pairHistorySchema = z
+  .object({
+    from: z.number().int().meta({ description: 'Start of the history imported from the exchange (ms)' }),
+    liveFrom: z.number().int().nullable().meta({ description: 'Where live data begins: the start of the boundary bucket of `period` (ms); null while the import is under way' }),
+    period: z.string().meta({ description: "The imported candles' period", example: '1m' }),
+    boundary: z.enum(['exact', 'incomplete', 'pending']).meta({
+      description: "The boundary bucket: `exact` when completed from the exchange's trades, `incomplete` when the exchange no longer listed them, `pending` until known",
+    }),
+    importing: z.boolean().meta({ description: 'An import is under way (or was interrupted and will resume)' }),
+  })
+  .meta({ id: 'PairHistory', description: "The exchange's candles imported on the pair's first start (README, \"History and the audit\")" });
+
 export const pairsResponse = z
   .object({
-    pairs: z.array(z.object({ pair: z.string(), lastTradeTime: z.number().int().nullable() })),
+    pairs: z.array(
+      z.object({
+        pair: z.string(),
+        lastTradeTime: z.number().int().nullable(),
+        history: pairHistorySchema.nullable().meta({ description: 'null: no history was imported for the pair' }),
+      }),
+    ),
     periods: z.array(z.string()),
     source: sourceSchema.nullable(),
   })

@@ -90,8 +90,8 @@ describe('GET /pairs', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       pairs: [
-        { pair: PAIR, lastTradeTime: NOW },
-        { pair: 'ETH_USDT', lastTradeTime: null },
+        { pair: PAIR, lastTradeTime: NOW, history: null },
+        { pair: 'ETH_USDT', lastTradeTime: null, history: null },
       ],
       periods: ['1m', '5m'],
       source: {

@@ -16,7 +16,7 @@ const tick = (pair: string, time: number, id: number): Tick => {
 };
 
 interface PairsBody {
-  pairs: { pair: string; lastTradeTime: number | null }[];
+  pairs: { pair: string; lastTradeTime: number | null; history: unknown }[];
   periods: string[];
 }
 
@@ -39,7 +39,7 @@ describe('GET /pairs at many pairs', () => {
     const expected = await Promise.all(
       sorted.map(async (pair) => {
         const lt = await t.redis.hget(t.keys.state(pair), 'lt');
-        return { pair, lastTradeTime: lt === null ? null : Number(lt) };
+        return { pair, lastTradeTime: lt === null ? null : Number(lt), history: null };
       }),
     );
     expect(r.body.pairs).toEqual(expected);

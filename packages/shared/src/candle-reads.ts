@@ -22,6 +22,44 @@ export interface PairState {
   readonly lastTradeTime?: number;
   /** Per period (ms): start of the last closed bucket. */
   readonly closedThrough: ReadonlyMap<number, number>;
+  /** The exchange's candles imported on the pair's first start (issue 12); absent: none were. */
+  readonly history?: PairHistory;
+}
+
+/**
+ * The history imported from the exchange (state fields hs, hm, hb, hx):
+ * the exchange's own candles from `from` up to `liveFrom`, candles built
+ * from trades from there on.
+ */
+export interface PairHistory {
+  /** Start (ms) of the imported history (hs). */
+  readonly from: number;
+  /** Where live data begins (hb): the start of the boundary bucket of `periodMs`; undefined while importing. */
+  readonly liveFrom?: number;
+  /** The imported candles' period (hm), ms. */
+  readonly periodMs: number;
+  /**
+   * The boundary bucket (hx): 'exact' when completed from the exchange's
+   * REST trades, 'incomplete' when they were no longer listed, 'pending'
+   * until known (the backfill has not run, or the import is under way).
+   */
+  readonly boundary: 'exact' | 'incomplete' | 'pending';
+  /** An import began and has not completed (under way, or interrupted and to be resumed). */
+  readonly importing: boolean;
+}
+
+/** The state fields parseHistory reads, in its argument order. */
+export const HISTORY_FIELDS = ['hs', 'hm', 'hb', 'hx'] as const;
+
+/** A pair's history from its state fields (HISTORY_FIELDS); undefined for a pair that never imported. */
+export function parseHistory(hs: string | null | undefined, hm: string | null | undefined, hb: string | null | undefined, hx: string | null | undefined): PairHistory | undefined {
+  const from = num(hs);
+  const periodMs = num(hm);
+  // A period is whole seconds (periodLabel): anything else is no history this code can show.
+  if (from === undefined || periodMs === undefined || periodMs <= 0 || periodMs % 1000 !== 0) return undefined;
+  const liveFrom = num(hb);
+  const boundary = liveFrom === undefined ? 'pending' : hx === '1' ? 'exact' : hx === '0' ? 'incomplete' : 'pending';
+  return liveFrom === undefined ? { from, periodMs, boundary, importing: true } : { from, liveFrom, periodMs, boundary, importing: false };
 }
 
 export interface RangeQuery {
@@ -264,6 +302,23 @@ export class CandleReader {
     return parseState(await this.redis.hgetall(this.keys.state(pair)));
   }
 
+  /**
+   * Each pair's last trade time (ms) and imported history, in the order
+   * given: one pipelined HMGET per pair (hmgetMany), as lastTradeTimes.
+   */
+  async pairSummaries(pairs: readonly string[]): Promise<{ lastTradeTime?: number; history?: PairHistory }[]> {
+    const rows = await hmgetMany(
+      this.redis,
+      pairs.map((p) => this.keys.state(p)),
+      ['lt', ...HISTORY_FIELDS],
+    );
+    return rows.map(([lt, hs, hm, hb, hx]) => {
+      const lastTradeTime = num(lt);
+      const history = parseHistory(hs, hm, hb, hx);
+      return { ...(lastTradeTime !== undefined && { lastTradeTime }), ...(history && { history }) };
+    });
+  }
+
   /** Each pair's last trade time (ms), in the order given: one pipelined HMGET per pair (hmgetMany). */
   async lastTradeTimes(pairs: readonly string[]): Promise<(number | undefined)[]> {
     const rows = await hmgetMany(
@@ -293,5 +348,6 @@ export function parseState(h: Record<string, string>): PairState {
   for (const [f, v] of Object.entries(h)) {
     if (f.startsWith('c:')) closedThrough.set(Number(f.slice(2)), Number(v));
   }
-  return { first: num(h.first), lastTradeTime: num(h.lt), closedThrough };
+  const history = parseHistory(h.hs, h.hm, h.hb, h.hx);
+  return { first: num(h.first), lastTradeTime: num(h.lt), closedThrough, ...(history && { history }) };
 }
