@@ -5,7 +5,9 @@
  *   (a restart after SIGKILL is another process: it takes the pairs once
  *   the dead one's leases lapse, within 15 s);
  * - a replay: the restarted replay resumes where its file was last written;
- *   every trade counts once (none read again, none lost).
+ *   every trade counts once (none read again, none lost);
+ * - a history import (docs/history.md), killed between its requests: the
+ *   restart resumes it, and the candles are exactly what the trades give.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -13,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CandleStore, Keys, Stats, candlesFromTicks, parsePeriods, planPeriods, toTick, type StoredCandle } from '@candlestack/shared';
+import { CandleStore, Keys, Stats, candlesFromTicks, parseCandles, parsePeriods, planPeriods, toTick, type StoredCandle } from '@candlestack/shared';
 import { PoloniexStandIn, type WireTrade } from '../../apps/ingest/test/support/poloniex-stand-in.js';
 import { startTestWorker } from '../support/pipeline.js';
 import { AppProcess } from '../support/processes.js';
@@ -99,6 +101,61 @@ describe('ingester killed with SIGKILL', () => {
     await second.stop();
     expect(second.exitCode).toBe(0);
   }, 60_000);
+
+  it('history import killed between its requests: the restart resumes it; the candles are exactly the trades\'', async () => {
+    const standIn = await PoloniexStandIn.start();
+    cleanups.push(() => standIn.close());
+    const periods = planPeriods(parsePeriods('1m,1h,1d'));
+    const { prefix, keys, store, stats } = setup('fault-ingest-history', periods);
+    const env = {
+      REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1m,1h,1d', GRACE_MS: '300', HISTORY: '1d',
+      SOURCE: 'poloniex', PAIRS: 'BTC_USDT', POLONIEX_WS_URL: standIn.wsUrl, POLONIEX_REST_URL: standIn.restUrl,
+    };
+    // Two days of the exchange's past (HISTORY=1d starts at yesterday's start, UTC): six requests of 500 minutes, three a second.
+    const now = Date.now();
+    const rnd = rng(11);
+    const past = standIn.execute(
+      'BTC_USDT',
+      Array.from({ length: 600 }, (_, i) => ({ price: `37${String(100 + Math.floor(rnd() * 800))}.${Math.floor(rnd() * 90) + 10}`, quantity: `0.${1 + Math.floor(rnd() * 9)}`, createTime: now - 2 * 86_400_000 + Math.floor((i * (2 * 86_400_000 - 2_000)) / 600) })),
+      { broadcast: false },
+    );
+    const worker = await startTestWorker(env);
+    cleanups.push(() => worker.close());
+    const first = AppProcess.start('ingest', env);
+    cleanups.push(() => first.kill());
+    await waitFor(() => standIn.candleRequests.length >= 2, 'the import under way', 20_000);
+    await first.kill('SIGKILL');
+    const hs = Number(await redis.hget(keys.state('BTC_USDT'), 'hs'));
+    const hp = Number(await redis.hget(keys.state('BTC_USDT'), 'hp'));
+    expect(await redis.hget(keys.state('BTC_USDT'), 'hb')).toBeNull();
+    expect(hp).toBeGreaterThan(hs);
+
+    const asked = standIn.candleRequests.length;
+    const second = AppProcess.start('ingest', env);
+    cleanups.push(() => second.kill());
+    await second.waitForLog((l) => /resuming the history import of BTC_USDT/.test(String(l.msg)), 'the resume', 20_000);
+    await waitFor(() => standIn.subscribed('BTC_USDT'), 'the subscription after the import', 30_000);
+    expect(Math.min(...standIn.candleRequests.slice(asked).map((r) => r.startTime))).toBeGreaterThanOrEqual(hp - 500 * 60_000);
+    await waitFor(async () => (await redis.hget(keys.state('BTC_USDT'), 'hx')) === '1', 'the boundary judged exact', 20_000);
+    const boundary = Number(await redis.hget(keys.state('BTC_USDT'), 'hb'));
+    const live = standIn.execute('BTC_USDT', [{ price: '37500.5', quantity: '0.25' }, { price: '37501.5', quantity: '0.5' }]);
+    const all = [...past, ...live];
+    await waitFor(async () => ((await stats.read()).ticks_ingested_total ?? 0) >= all.filter((t) => t.createTime >= boundary).length, 'the live trades stored');
+
+    const ticks = all.map((t) => toTick({ pair: t.symbol, time: t.createTime, price: t.price, quantity: t.quantity, amount: t.amount, side: t.takerSide, id: t.id }));
+    for (const { ms } of periods.chain) {
+      // From the history's start: the first candle is the first bucket there with a trade (no price is known before it).
+      const expected = candlesFromTicks(ticks.filter((t) => t.time >= hs), ms, Math.floor(Date.now() / ms) * ms).map(strip);
+      let got: StoredCandle[] = [];
+      await waitFor(async () => {
+        got = parseCandles(await store.read('BTC_USDT', ms, { what: 'both', now: Date.now(), from: hs, limit: 10_000 })).map(({ closed: _c, origin: _o, ...c }) => c);
+        return JSON.stringify(got) === JSON.stringify(expected);
+      }, `the ${ms} ms candles`, 20_000).catch(() => expect(got, `${ms}`).toEqual(expected));
+    }
+    // Only the trades from the boundary on went through the writer: the imported candles count the others.
+    expect((await stats.read()).ticks_ingested_total).toBe(all.filter((t) => t.createTime >= boundary).length);
+    await second.stop();
+  }, 90_000);
 
   it('replay: restarted, it resumes where it stopped and counts each trade once', async () => {
     const { prefix, keys, store, stats } = setup('fault-ingest-replay');

@@ -76,7 +76,8 @@ async function series(p: Pipeline, ms: number, from: number): Promise<Candle[]> 
 
 /** Waits until our `ms` candles from `from` are exactly what every executed trade gives. */
 async function expectExact(p: Pipeline, ms: number, from: number): Promise<Candle[]> {
-  const expected = candlesFromTicks(ticksOf(standIn.trades('BTC_USDT')), ms, Math.floor(Date.now() / ms) * ms).filter((c) => c.time >= from);
+  // The first candle is the first bucket from `from` with a trade: no price is known before it.
+  const expected = candlesFromTicks(ticksOf(standIn.trades('BTC_USDT')).filter((t) => t.time >= from), ms, Math.floor(Date.now() / ms) * ms);
   let got: Candle[] = [];
   try {
     await waitFor(`${ms} ms candles equal to the trades'`, async () => {
@@ -183,7 +184,7 @@ it('an import interrupted half way resumes where it got to', async () => {
   expect(Math.min(...asked.map((r) => r.startTime))).toBe(stoppedAt);
   await waitFor('boundary judged', async () => (await second.redis.hget(state, 'hx')) === '1');
   const eSeries = async () => parseCandles(await second.store.read('ETH_USDT', MIN, { what: 'both', now: Date.now(), from: hs, limit: 10_000 }));
-  const expected = candlesFromTicks(ticksOf(standIn.trades('ETH_USDT')), MIN, Math.floor(Date.now() / MIN) * MIN).filter((c) => c.time >= hs);
+  const expected = candlesFromTicks(ticksOf(standIn.trades('ETH_USDT')).filter((t) => t.time >= hs), MIN, Math.floor(Date.now() / MIN) * MIN);
   await waitFor('ETH candles equal to the trades', async () => JSON.stringify((await eSeries()).map(view)) === JSON.stringify(expected.map(view)));
 });
 
@@ -211,7 +212,7 @@ it('waits out 429 answers: paced, with the Retry-After honoured, and nothing los
   // The same request was asked again: every bucket imported once, from the first.
   expect(asked[2]!.startTime).toBe(asked[0]!.startTime);
   const hs = Number(await p.redis.hget(new Keys(prefix).state('SOL_USDT'), 'hs'));
-  const expected = candlesFromTicks(ticksOf(standIn.trades('SOL_USDT')), MIN, Math.floor(Date.now() / MIN) * MIN).filter((c) => c.time >= hs);
+  const expected = candlesFromTicks(ticksOf(standIn.trades('SOL_USDT')).filter((t) => t.time >= hs), MIN, Math.floor(Date.now() / MIN) * MIN);
   await waitFor('SOL candles equal to the trades', async () => {
     const got = parseCandles(await p.store.read('SOL_USDT', MIN, { what: 'both', now: Date.now(), from: hs, limit: 10_000 }));
     return JSON.stringify(got.map(view)) === JSON.stringify(expected.map(view));
