@@ -23,7 +23,6 @@
 import { CheckedTick, MAX_TICK_TIME, MIN_TICK_TIME, decimal } from '@candlestack/shared';
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
