@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CheckedTick, TickError, toTick, type RawTrade, type Tick } from '@candlestack/shared';
+import { CheckedTick, TickError, TradeBatch, toTick, type RawTrade, type Tick } from '@candlestack/shared';
 import { fuzzParams, hostile } from '../../../test/support/fuzz.js';
 import { parsePlainLine } from '../src/sources/plain-line.js';
 import { LineError, detectFormat } from '../src/sources/replay-formats.js';
@@ -218,5 +218,52 @@ describe('the plain JSON line fast path', () => {
     );
     // The run reached the fast path often, not only the fallbacks.
     expect(taken).toBeGreaterThan(runs / 8);
+  });
+
+  it('folds and packs a batch of its trades into the same bytes and candles as of the general path\'s (fuzzed)', () => {
+    const trade = fc.record({
+      minute: fc.nat(4),
+      ms: fc.nat(59_999),
+      price: canonicalDecimal,
+      quantity: canonicalDecimal,
+      side: fc.option(fc.constantFrom('buy', 'sell'), { nil: undefined }),
+      id: fc.option(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/), { nil: undefined }),
+      mixed: fc.boolean(),
+    });
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.array(trade, { minLength: 1, maxLength: 40 }), fc.constantFrom(60_000, 300_000), (trades, baseMs) => {
+        const general = new TradeBatch(baseMs, 16);
+        const fast = new TradeBatch(baseMs, 16);
+        trades.forEach((t, i) => {
+          let line = `{"pair":"X_Y","time":${1_704_067_200_000 + t.minute * 60_000 + t.ms},"price":"${t.price}","quantity":"${t.quantity}"`;
+          if (t.side) line += `,"side":"${t.side}"`;
+          if (t.id) line += `,"id":"${t.id}"`;
+          line += '}';
+          const buf = Buffer.from(`\n${line}\n`);
+          const checked = parsePlainLine(buf, 1, 1 + line.length, i + 1);
+          const slow = viaGeneral(line, i + 1);
+          if (!('raws' in slow)) return;
+          const tick = tickOrError(slow.raws[0]!);
+          if (typeof tick === 'string') return;
+          general.push(tick);
+          // Some trades of the fast batch come the general way: a batch may hold both.
+          fast.push(checked !== undefined && !t.mixed ? checked : tick);
+          if (checked) taken++;
+        });
+        expect(fast.packed().toString('latin1')).toBe(general.packed().toString('latin1'));
+        expect(fast.count).toBe(general.count);
+        expect(fast.maxTime).toBe(general.maxTime);
+        expect(fast.candles()).toEqual(general.candles());
+        expect(fast.ticks('X_Y')).toEqual(general.ticks('X_Y'));
+        const a: unknown[] = [];
+        const b: unknown[] = [];
+        fast.encodedCandles(a);
+        general.encodedCandles(b);
+        expect(a).toEqual(b);
+      }),
+      fuzzParams(ROUNDS / 10),
+    );
+    expect(taken).toBeGreaterThan(ROUNDS / 3);
   });
 });

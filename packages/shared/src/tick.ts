@@ -5,7 +5,7 @@
  * and a dead-letter entry.
  */
 import type { Side, Tick } from './candle.js';
-import { DecimalError, canonical, mulCanonical } from './decimal.js';
+import { DecimalError, canonical, formatUnits, mulCanonical } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
 import { shown } from './shown.js';
 import { parseUtcTime } from './time.js';
@@ -83,17 +83,50 @@ export function parseTime(v: unknown): number {
  * letter's sample reads the same whichever parser read the trade. Made only
  * by parsers whose property tests compare them with the general path
  * (apps/ingest/src/sources/plain-line.ts).
+ *
+ * It keeps where its text is in the bytes it was read from, and the integer
+ * units of its quantity and quote amount when they are exact in a double:
+ * TradeBatch.push copies the bytes and sums the units, so the quantity and
+ * amount strings are made only if asked for (a dead letter, a test).
  */
 export class CheckedTick implements Tick, RawTrade {
+  private quantityText: string | undefined;
+  private amountText: string | undefined;
+
   constructor(
     readonly pair: string,
     readonly time: number,
     readonly price: string,
-    readonly quantity: string,
-    readonly amount: string,
     readonly side: Side | undefined,
     readonly id: string,
-  ) {}
+    /** The bytes the trade was read from (not changed afterwards), and where its time, price, quantity and id digits are ([at, end); idAt -1: the id is not in them). */
+    readonly src: Buffer,
+    readonly timeAt: number,
+    readonly timeEnd: number,
+    readonly priceAt: number,
+    readonly priceEnd: number,
+    readonly quantityAt: number,
+    readonly quantityEnd: number,
+    readonly idAt: number,
+    readonly idEnd: number,
+    /** The quantity as integer units at a scale (NaN when not exact in a double: then its text). */
+    readonly quantityUnits: number,
+    readonly quantityScale: number,
+    /** The quote amount (price x quantity) likewise; when NaN, `amountText` is given. */
+    readonly amountUnits: number,
+    readonly amountScale: number,
+    amountText: string | undefined,
+  ) {
+    this.amountText = amountText;
+  }
+
+  get quantity(): string {
+    return (this.quantityText ??= this.src.toString('latin1', this.quantityAt, this.quantityEnd));
+  }
+
+  get amount(): string {
+    return (this.amountText ??= formatUnits(this.amountUnits, this.amountScale));
+  }
 
   /** The raw trade the general parser gives for the same line (its side key omitted when absent, as JSON.stringify omits an undefined one). */
   toJSON(): { pair: string; time: number; price: string; quantity: string; side?: Side; id: string } {

@@ -133,6 +133,7 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     time = time * 10 + (c - ZERO);
     i++;
   }
+  const timeEnd = i;
   if (i - timeStart > 13 || buf[timeStart] === ZERO || time < MIN_TICK_TIME || time > MAX_TICK_TIME || !at(buf, i, PRICE_KEY, end)) return undefined;
   i += PRICE_KEY.length;
   const priceStart = i;
@@ -153,22 +154,44 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     } else return undefined;
   }
   let id: string;
+  let idAt = -1;
+  let idEnd = -1;
   if (at(buf, i, ID_KEY, end)) {
     i += ID_KEY.length;
-    const idStart = i;
+    idAt = i;
     while (i < end && isIdByte(buf[i]!)) i++;
-    const n = i - idStart;
+    const n = i - idAt;
     if (n < 1 || n > MAX_ID || buf[i] !== QUOTE) return undefined;
-    id = buf.toString('latin1', idStart, i);
+    idEnd = i;
+    id = buf.toString('latin1', idAt, i);
     i++;
   } else {
     id = String(lineNo);
   }
   if (i !== end - 1) return undefined;
-  const p = buf.toString('latin1', priceStart, price.end);
-  const q = buf.toString('latin1', quantityStart, quantity.end);
-  // mulCanonical(p, q), from the units read: the same product and text.
+  // mulCanonical(price, quantity), from the units read: the same product (decimal.ts small(): exact units of at most 15 digits).
   const u = price.small && quantity.small ? price.units * quantity.units : NaN;
-  const amount = Number.isSafeInteger(u) ? decimal.formatUnits(u, price.scale + quantity.scale) : decimal.mulCanonical(p, q);
-  return new CheckedTick(buf.toString('latin1', pairStart, pairEnd), time, p, q, amount, side, id);
+  const exact = Number.isSafeInteger(u);
+  const p = buf.toString('latin1', priceStart, price.end);
+  return new CheckedTick(
+    buf.toString('latin1', pairStart, pairEnd),
+    time,
+    p,
+    side,
+    id,
+    buf,
+    timeStart,
+    timeEnd,
+    priceStart,
+    price.end,
+    quantityStart,
+    quantity.end,
+    idAt,
+    idEnd,
+    quantity.small ? quantity.units : NaN,
+    quantity.scale,
+    exact ? u : NaN,
+    price.scale + quantity.scale,
+    exact ? undefined : decimal.mulCanonical(p, buf.toString('latin1', quantityStart, quantity.end)),
+  );
 }
