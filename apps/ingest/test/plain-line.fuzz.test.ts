@@ -75,13 +75,15 @@ const canonicalDecimal = fc.oneof(
   // As a writer of prices would: toFixed, then the fraction's zeros dropped.
   fc.tuple(fc.double({ min: 1e-4, max: 1e6, noNaN: true }), fc.nat(8)).map(([x, places]) => x.toFixed(places).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')),
 );
+/** As exchanges write them, to a fixed number of places: zeros ending the fraction (toTick drops them). */
+const zeroEnded = fc.tuple(canonicalDecimal, fc.integer({ min: 1, max: 40 })).map(([d, n]) => (d.includes('.') ? d : `${d}.`) + '0'.repeat(n));
 /** Decimals toTick rewrites or refuses. */
 const oddDecimal = fc.oneof(
   fc.constantFrom('0', '00', '0.0', '1.50', '01', '007.5', '1.', '.5', '1e5', '-1', '1,5', ' 1', '1 ', '+1', 'NaN', '', '0.', '1..2', '١'),
   digits(1, 30).chain((a) => digits(0, 30).map((b) => `${a}.${b}`)),
   hostile.map(String),
 );
-const decimalText = fc.oneof({ weight: 12, arbitrary: canonicalDecimal }, { weight: 1, arbitrary: oddDecimal });
+const decimalText = fc.oneof({ weight: 8, arbitrary: canonicalDecimal }, { weight: 4, arbitrary: zeroEnded }, { weight: 1, arbitrary: oddDecimal });
 
 const part = fc.stringMatching(/^[A-Z0-9]{1,21}$/);
 const pairText = fc.oneof(
@@ -179,6 +181,9 @@ describe('the plain JSON line fast path', () => {
     expect(check('{"pair":"XRP_ETH","time":1570752011620,"price":"0.00141342","quantity":"23","side":"sell","id":"13519807"}', 1)).toBe(true);
     expect(check('{"pair":"P17_USDT","time":1704067200000,"price":"101.2345","quantity":"1.234567","side":"buy","id":"1000001"}', 2)).toBe(true);
     expect(check('{"pair":"P17_USDT","time":1704067200000,"price":"101.2345","quantity":"1.234567"}\r', 3)).toBe(true);
+    // Zeros ending a fraction (fixed places): dropped in the Tick, kept in the raw trade a dead letter shows.
+    expect(check('{"pair":"P17_USDT","time":1704067200000,"price":"101.2300","quantity":"2.000000","id":"7"}', 5)).toBe(true);
+    expect(check(`{"pair":"P17_USDT","time":1704067200000,"price":"1.${'0'.repeat(58)}","quantity":"0.10"}`, 6)).toBe(true);
     // Too many digits for a double's units: the product is still exact (mulCanonical's BigInt path).
     expect(check('{"pair":"BTC_USDT","time":1704067200000,"price":"123456789012345678.123456","quantity":"0.000000000000000000000001","id":"x"}', 4)).toBe(true);
     const line = '{"pair":"BTC_USDT","time":1704067200000,"price":"0.1","quantity":"3"}';
@@ -190,7 +195,9 @@ describe('the plain JSON line fast path', () => {
   it('leaves every other spelling, and every line toTick refuses, to the general path', () => {
     const left = [
       '{"pair":"btc_usdt","time":1704067200000,"price":"1","quantity":"1"}',
-      '{"pair":"BTC_USDT","time":1704067200000,"price":"1.50","quantity":"1"}',
+      '{"pair":"BTC_USDT","time":1704067200000,"price":"0.000","quantity":"1"}',
+      '{"pair":"BTC_USDT","time":1704067200000,"price":"1.","quantity":"1"}',
+      `{"pair":"BTC_USDT","time":1704067200000,"price":"1.${'0'.repeat(59)}","quantity":"1"}`,
       '{"pair":"BTC_USDT","time":1704067200000,"price":"0","quantity":"1"}',
       '{"pair":"BTC_USDT","time":946684799999,"price":"1","quantity":"1"}',
       '{"pair":"BTC_USDT","time":01704067200000,"price":"1","quantity":"1"}',
@@ -224,8 +231,8 @@ describe('the plain JSON line fast path', () => {
     const trade = fc.record({
       minute: fc.nat(4),
       ms: fc.nat(59_999),
-      price: canonicalDecimal,
-      quantity: canonicalDecimal,
+      price: fc.oneof(canonicalDecimal, zeroEnded),
+      quantity: fc.oneof(canonicalDecimal, zeroEnded),
       side: fc.option(fc.constantFrom('buy', 'sell'), { nil: undefined }),
       id: fc.option(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/), { nil: undefined }),
       mixed: fc.boolean(),
@@ -256,8 +263,8 @@ describe('the plain JSON line fast path', () => {
         expect(fast.maxTime).toBe(general.maxTime);
         expect(fast.candles()).toEqual(general.candles());
         expect(fast.ticks('X_Y')).toEqual(general.ticks('X_Y'));
-        const a: unknown[] = [];
-        const b: unknown[] = [];
+        const a: (string | number | Buffer)[] = [];
+        const b: (string | number | Buffer)[] = [];
         fast.encodedCandles(a);
         general.encodedCandles(b);
         expect(a).toEqual(b);

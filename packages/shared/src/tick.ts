@@ -99,14 +99,21 @@ export class CheckedTick implements Tick, RawTrade {
     readonly price: string,
     readonly side: Side | undefined,
     readonly id: string,
-    /** The bytes the trade was read from (not changed afterwards), and where its time, price, quantity and id digits are ([at, end); idAt -1: the id is not in them). */
+    /**
+     * The bytes the trade was read from (not changed afterwards), and where
+     * its time, price, quantity and id are ([at, end); idAt -1: the id is
+     * not in them). A decimal's canonical text ends at its `End`, its text
+     * as read at its `RawEnd` (zeros ending a fraction).
+     */
     readonly src: Buffer,
     readonly timeAt: number,
     readonly timeEnd: number,
     readonly priceAt: number,
     readonly priceEnd: number,
+    readonly priceRawEnd: number,
     readonly quantityAt: number,
     readonly quantityEnd: number,
+    readonly quantityRawEnd: number,
     readonly idAt: number,
     readonly idEnd: number,
     /** The quantity as integer units at a scale (NaN when not exact in a double: then its text). */
@@ -130,9 +137,11 @@ export class CheckedTick implements Tick, RawTrade {
 
   /** The raw trade the general parser gives for the same line (its side key omitted when absent, as JSON.stringify omits an undefined one). */
   toJSON(): { pair: string; time: number; price: string; quantity: string; side?: Side; id: string } {
+    const price = this.priceRawEnd === this.priceEnd ? this.price : this.src.toString('latin1', this.priceAt, this.priceRawEnd);
+    const quantity = this.quantityRawEnd === this.quantityEnd ? this.quantity : this.src.toString('latin1', this.quantityAt, this.quantityRawEnd);
     return this.side === undefined
-      ? { pair: this.pair, time: this.time, price: this.price, quantity: this.quantity, id: this.id }
-      : { pair: this.pair, time: this.time, price: this.price, quantity: this.quantity, side: this.side, id: this.id };
+      ? { pair: this.pair, time: this.time, price, quantity, id: this.id }
+      : { pair: this.pair, time: this.time, price, quantity, side: this.side, id: this.id };
   }
 }
 

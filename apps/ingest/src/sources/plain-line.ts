@@ -11,8 +11,9 @@
  *   {"pair":"BASE_QUOTE","time":<ms>,"price":"<d>","quantity":"<d>"[,"side":"buy"|"sell"][,"id":"<id>"]}
  *
  * the pair already canonical (upper-case ASCII letters and digits, `_`),
- * the time digits within toTick's bounds, the decimals already canonical,
- * not zero and within toTick's digit bounds, the id toTick's plain id; an
+ * the time digits within toTick's bounds, the decimals canonical but for
+ * zeros ending a fraction (their canonical form is a prefix of their
+ * text), not zero and within toTick's digit bounds, the id toTick's plain id; an
  * optional CR before the line's end (the line reader strips one). Anything
  * else (another spelling, other keys, escapes, spaces, a value toTick would
  * refuse or rewrite) is undefined: the general path (replay-formats.ts
@@ -46,10 +47,15 @@ const MAX_INT_DIGITS = 24;
 const MAX_FRACTION_DIGITS = 24;
 const MAX_ID = 64;
 const MAX_PAIR_PART = 20;
+/** The general path's pattern reads decimals of at most 60 characters (replay-formats.ts PLAIN_LINE). */
+const MAX_RAW = 60;
 
 /** Where the last decimal read ended, and its units when they are exact in a double (mulCanonical's rule). */
 interface Scan {
+  /** The closing quote. */
   end: number;
+  /** The end of its canonical form (a prefix of the text). */
+  canonicalEnd: number;
   units: number;
   scale: number;
   /** The units are exact: at most 16 characters and 15 digits (decimal.ts small()). */
@@ -67,9 +73,12 @@ const isUpperOrDigit = (c: number) => (c >= ZERO && c <= NINE) || (c >= 0x41 && 
 const isIdByte = (c: number) => (c >= ZERO && c <= 0x3a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === UNDERSCORE || c === DOT || c === 0x2d;
 
 /**
- * A canonical, non-zero decimal within toTick's bounds starting at `i` and
- * ending at a quote: `0|[1-9]\d{0,23}` then optionally `.\d{0,23}[1-9]`.
- * False when it is not one.
+ * A non-zero decimal starting at `i` and ending at a quote that toTick
+ * takes, canonical but for zeros at the end of its fraction (exchanges
+ * write prices to a fixed number of places): `0|[1-9]\d*`, then
+ * optionally `.\d+`, at most 60 characters (the general path's pattern),
+ * its canonical form (those zeros and a bare point dropped: a prefix of its
+ * text) within toTick's digit bounds. False when it is not one.
  */
 function decimalAt(buf: Buffer, i: number, end: number, s: Scan): boolean {
   const start = i;
@@ -84,29 +93,37 @@ function decimalAt(buf: Buffer, i: number, end: number, s: Scan): boolean {
     }
     if (i - start > MAX_INT_DIGITS) return false;
   } else return false;
+  // The canonical text ends here unless the fraction has a digit other than 0.
+  let canonicalEnd = i;
   let scale = 0;
   if (i < end && buf[i] === DOT) {
     i++;
     const from = i;
+    let u = units;
     while (i < end && (c = buf[i]!) >= ZERO && c <= NINE) {
-      units = units * 10 + (c - ZERO);
+      u = u * 10 + (c - ZERO);
       i++;
+      if (c !== ZERO) {
+        units = u;
+        canonicalEnd = i;
+        scale = i - from;
+      }
     }
-    scale = i - from;
-    // Canonical: at least one fraction digit, the last not 0.
-    if (scale === 0 || scale > MAX_FRACTION_DIGITS || buf[i - 1] === ZERO) return false;
-  } else if (units === 0) return false; // "0"
-  if (i >= end || buf[i] !== QUOTE) return false;
-  const length = i - start;
+    // "1." is left to the general path.
+    if (i === from || scale > MAX_FRACTION_DIGITS) return false;
+  }
+  if (units === 0 || i >= end || buf[i] !== QUOTE || i - start > MAX_RAW) return false; // zero, or not the value's end
+  const length = canonicalEnd - start;
   s.end = i;
+  s.canonicalEnd = canonicalEnd;
   s.units = units;
   s.scale = scale;
   s.small = length <= 16 && (scale === 0 ? length : length - 1) <= 15;
   return true;
 }
 
-const price: Scan = { end: 0, units: 0, scale: 0, small: false };
-const quantity: Scan = { end: 0, units: 0, scale: 0, small: false };
+const price: Scan = { end: 0, canonicalEnd: 0, units: 0, scale: 0, small: false };
+const quantity: Scan = { end: 0, canonicalEnd: 0, units: 0, scale: 0, small: false };
 
 /** The trade of a plain JSON line in `buf[start, end)` (without its newline), or undefined for the general path to read. */
 export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: number): CheckedTick | undefined {
@@ -172,7 +189,7 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
   // mulCanonical(price, quantity), from the units read: the same product (decimal.ts small(): exact units of at most 15 digits).
   const u = price.small && quantity.small ? price.units * quantity.units : NaN;
   const exact = Number.isSafeInteger(u);
-  const p = buf.toString('latin1', priceStart, price.end);
+  const p = buf.toString('latin1', priceStart, price.canonicalEnd);
   return new CheckedTick(
     buf.toString('latin1', pairStart, pairEnd),
     time,
@@ -183,8 +200,10 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     timeStart,
     timeEnd,
     priceStart,
+    price.canonicalEnd,
     price.end,
     quantityStart,
+    quantity.canonicalEnd,
     quantity.end,
     idAt,
     idEnd,
@@ -192,6 +211,6 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     quantity.scale,
     exact ? u : NaN,
     price.scale + quantity.scale,
-    exact ? undefined : decimal.mulCanonical(p, buf.toString('latin1', quantityStart, quantity.end)),
+    exact ? undefined : decimal.mulCanonical(p, buf.toString('latin1', quantityStart, quantity.canonicalEnd)),
   );
 }
