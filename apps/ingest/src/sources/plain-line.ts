@@ -122,6 +122,34 @@ function decimalAt(buf: Buffer, i: number, end: number, s: Scan): boolean {
   return true;
 }
 
+/**
+ * Pairs met, by a hash of their bytes: a trade's pair is the same string
+ * each time (no string per trade, and its hash, which every Map the trade
+ * meets on its way needs, computed once). Bounded: a file of more pairs
+ * than this decodes the others each time.
+ */
+const PAIRS = new Map<number, string>();
+const MAX_PAIRS_KEPT = 20_000;
+
+function pairAt(buf: Buffer, from: number, to: number): string {
+  let h = 0x811c9dc5;
+  for (let k = from; k < to; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
+  const known = PAIRS.get(h);
+  if (known !== undefined && known.length === to - from) {
+    let same = true;
+    for (let k = 0; k < known.length; k++) {
+      if (known.charCodeAt(k) !== buf[from + k]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const pair = buf.toString('latin1', from, to);
+  if (known !== undefined || PAIRS.size < MAX_PAIRS_KEPT) PAIRS.set(h, pair);
+  return pair;
+}
+
 const price: Scan = { end: 0, canonicalEnd: 0, units: 0, scale: 0, small: false };
 const quantity: Scan = { end: 0, canonicalEnd: 0, units: 0, scale: 0, small: false };
 
@@ -191,7 +219,7 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
   const exact = Number.isSafeInteger(u);
   const p = buf.toString('latin1', priceStart, price.canonicalEnd);
   return new CheckedTick(
-    buf.toString('latin1', pairStart, pairEnd),
+    pairAt(buf, pairStart, pairEnd),
     time,
     p,
     side,
