@@ -365,6 +365,8 @@ export class TradeBatch {
       o = bytes(b, o, P_END);
       out.push(c.time, b.subarray(from, o));
     }
+    // A Buffer drops writes past its end: a bound too small must not pass unseen.
+    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
   }
 
   /** The trades back, in the order pushed. */
@@ -409,7 +411,7 @@ const LOWER_B = 0x62;
 const LOWER_S = 0x73;
 const DIGITS = new Uint8Array(32);
 
-/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. */
+/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a safe integer, scale at most 30. */
 export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
   // The digits, least significant first (units is a safe integer: % and / are exact).
   let n = 0;

@@ -134,6 +134,8 @@ const MAX_PAIRS_KEPT = 20_000;
 function pairAt(buf: Buffer, from: number, to: number): string {
   let h = 0x811c9dc5;
   for (let k = from; k < to; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
+  // A small integer key (no heap number per lookup).
+  h &= 0x3fffffff;
   const known = PAIRS.get(h);
   if (known !== undefined && known.length === to - from) {
     let same = true;
