@@ -99,6 +99,11 @@ function small(s: string): { units: number; scale: number } | undefined {
 const PLAIN = /^\d+(?:\.\d+)?$/;
 const POW10 = Array.from({ length: 31 }, (_, i) => 10 ** i);
 
+/** `units / 10^scale` written canonically (units a non-negative safe integer). */
+export function formatUnits(units: number, scale: number): string {
+  return formatSmall(units, scale);
+}
+
 /** `units / 10^scale` written canonically (units a safe integer). */
 function formatSmall(units: number, scale: number): string {
   if (scale === 0) return String(units);

@@ -8,6 +8,7 @@
  */
 import { compareIds, type StoredCandle, type Tick } from './candle.js';
 import * as D from './decimal.js';
+import { CheckedTick } from './tick.js';
 
 interface Mutable {
   time: number;
@@ -39,8 +40,36 @@ class Sum {
   /** The only value so far: most buckets of a sparse pair hold one trade, and need no arithmetic. */
   private single: string | undefined;
 
-  constructor(first: string) {
+  constructor(first: string | undefined) {
     this.single = first;
+  }
+
+  /** A sum whose first value is `units / 10^scale` (a safe integer, scale at most 22). */
+  static ofUnits(units: number, scale: number): Sum {
+    const sum = new Sum(undefined);
+    sum.units = units;
+    sum.scale = scale;
+    return sum;
+  }
+
+  /** add() of `units / 10^scale` (a safe integer, scale at most 22), without its text. */
+  addUnits(x: number, scale: number): void {
+    if (this.single !== undefined) {
+      const first = this.single;
+      this.single = undefined;
+      this.add(first);
+    }
+    if (this.text === undefined) {
+      const to = Math.max(scale, this.scale);
+      const u = this.units * POW10[to - this.scale]! + x * POW10[to - scale]!;
+      if (Number.isSafeInteger(u)) {
+        this.units = u;
+        this.scale = to;
+        return;
+      }
+      this.text = this.value();
+    }
+    this.text = D.add(this.text, D.formatUnits(x, scale));
   }
 
   add(s: string): void {
@@ -68,6 +97,18 @@ class Sum {
       this.text = this.value();
     }
     this.text = D.add(this.text, s);
+  }
+
+  /** At least the length of value(): a safe integer's 16 digits, a point and 22 fraction digits, or the text. */
+  maxLength(): number {
+    return this.single !== undefined ? this.single.length : this.text !== undefined ? this.text.length : 40;
+  }
+
+  /** value()'s bytes at `o` in `b`; the offset after them. */
+  write(b: Buffer, o: number): number {
+    if (this.single !== undefined) return ascii(b, o, this.single);
+    if (this.text !== undefined) return ascii(b, o, this.text);
+    return writeUnits(b, o, this.units, this.scale);
   }
 
   value(): string {
@@ -113,8 +154,18 @@ function finish(byBucket: Map<number, Mutable>): StoredCandle[] {
   return out;
 }
 
-/** Keyed by the bucket's number (time / baseMs, a small integer), not its start: no heap number per trade. */
+/** True when `units / 10^scale` can be summed as units (Sum.addUnits). */
+const summable = (units: number, scale: number) => units === units && scale <= 22;
+
+/**
+ * Keyed by the bucket's number (time / baseMs, a small integer), not its
+ * start: no heap number per trade. A CheckedTick's quantity and amount are
+ * summed from their units when it has them (their text is not made).
+ */
 function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void {
+  const checked = t instanceof CheckedTick;
+  const q = checked && summable(t.quantityUnits, t.quantityScale);
+  const a = checked && summable(t.amountUnits, t.amountScale);
   const time = t.time;
   const n = Math.floor(time / baseMs);
   const c = byBucket.get(n);
@@ -129,8 +180,8 @@ function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void
       close: price,
       highN: x,
       lowN: x,
-      volume: new Sum(t.quantity),
-      quoteVolume: new Sum(t.amount),
+      volume: q ? Sum.ofUnits(t.quantityUnits, t.quantityScale) : new Sum(t.quantity),
+      quoteVolume: a ? Sum.ofUnits(t.amountUnits, t.amountScale) : new Sum(t.amount),
       trades: 1,
       ot: time,
       oi: t.id,
@@ -163,8 +214,10 @@ function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void
       c.lowN = x;
     }
   }
-  c.volume.add(t.quantity);
-  c.quoteVolume.add(t.amount);
+  if (q) c.volume.addUnits(t.quantityUnits, t.quantityScale);
+  else c.volume.add(t.quantity);
+  if (a) c.quoteVolume.addUnits(t.amountUnits, t.amountScale);
+  else c.quoteVolume.add(t.amount);
   c.trades++;
 }
 
@@ -208,12 +261,52 @@ export class TradeBatch {
 
   /** Adds a trade checked by toTick (its decimals and id are ASCII without `,` or `;`). */
   push(t: Tick): void {
+    if (t instanceof CheckedTick) {
+      this.pushChecked(t);
+      return;
+    }
     foldInto(this.buckets, t, this.baseMs);
     const row = `${this.count === 0 ? '' : ';'}${t.time},${t.price},${t.quantity},${t.side === 'buy' ? 'b' : t.side === 'sell' ? 's' : ''},${t.id}`;
     if (this.len + row.length > this.text.length) this.text = grow(this.text, this.len + row.length);
     this.len += this.text.write(row, this.len, 'latin1');
     if (this.alen + t.amount.length + 1 > this.amounts.length) this.amounts = grow(this.amounts, this.alen + t.amount.length + 1);
     this.alen += this.amounts.write(t.amount, this.alen, 'latin1');
+    this.amounts[this.alen++] = SEMICOLON;
+    this.count++;
+    if (t.time > this.maxTime) this.maxTime = t.time;
+  }
+
+  /**
+   * push() of a trade read by a fast parser: its row's bytes copied from
+   * where it was read (the time's digits are its canonical text there), its
+   * quote amount written from its units; the same bytes push() writes.
+   */
+  private pushChecked(t: CheckedTick): void {
+    foldInto(this.buckets, t, this.baseMs);
+    const src = t.src;
+    const idLength = t.idAt < 0 ? t.id.length : t.idEnd - t.idAt;
+    const need = this.len + 6 + (t.timeEnd - t.timeAt) + (t.priceEnd - t.priceAt) + (t.quantityEnd - t.quantityAt) + idLength;
+    if (need > this.text.length) this.text = grow(this.text, need);
+    const b = this.text;
+    let o = this.len;
+    if (this.count > 0) b[o++] = SEMICOLON;
+    for (let k = t.timeAt; k < t.timeEnd; k++) b[o++] = src[k]!;
+    b[o++] = COMMA;
+    for (let k = t.priceAt; k < t.priceEnd; k++) b[o++] = src[k]!;
+    b[o++] = COMMA;
+    for (let k = t.quantityAt; k < t.quantityEnd; k++) b[o++] = src[k]!;
+    b[o++] = COMMA;
+    if (t.side !== undefined) b[o++] = t.side === 'buy' ? LOWER_B : LOWER_S;
+    b[o++] = COMMA;
+    if (t.idAt < 0) o += b.write(t.id, o, 'latin1');
+    else for (let k = t.idAt; k < t.idEnd; k++) b[o++] = src[k]!;
+    this.len = o;
+    // The amount: at most 17 digits, a point and 30 fraction digits, or its text.
+    const exact = t.amountUnits === t.amountUnits;
+    const room = this.alen + (exact ? 50 : t.amount.length + 1);
+    if (room > this.amounts.length) this.amounts = grow(this.amounts, room);
+    if (exact) this.alen = writeUnits(this.amounts, this.alen, t.amountUnits, t.amountScale);
+    else this.alen += this.amounts.write(t.amount, this.alen, 'latin1');
     this.amounts[this.alen++] = SEMICOLON;
     this.count++;
     if (t.time > this.maxTime) this.maxTime = t.time;
@@ -229,14 +322,51 @@ export class TradeBatch {
     return finish(this.buckets);
   }
 
-  /** Per bucket touched, its start and its candle as stored (encodeStored), appended to `out`: the script's arguments. */
+  /**
+   * Per bucket touched, its start and its candle as stored (encodeStored's
+   * text, as bytes), appended to `out`: the script's arguments. The
+   * candles are written into one Buffer, each a view of it: Redis gets the
+   * same bytes, without a string per candle for the client to measure and
+   * encode again.
+   */
   encodedCandles(out: (string | number | Buffer)[]): void {
+    let size = 0;
     for (const c of this.buckets.values()) {
-      out.push(
-        c.time,
-        `{"time":${c.time},"open":"${c.open}","high":"${c.high}","low":"${c.low}","close":"${c.close}","volume":"${c.volume.value()}","quoteVolume":"${c.quoteVolume.value()}","trades":${c.trades},"ot":${c.ot},"oi":"${c.oi}","ct":${c.ct},"ci":"${c.ci}"}`,
-      );
+      size += CANDLE_FIXED + c.open.length + c.high.length + c.low.length + c.close.length + c.oi.length + c.ci.length + c.volume.maxLength() + c.quoteVolume.maxLength();
     }
+    const b = Buffer.allocUnsafe(size);
+    let o = 0;
+    for (const c of this.buckets.values()) {
+      const from = o;
+      o = bytes(b, o, P_TIME);
+      o = writeUnits(b, o, c.time, 0);
+      o = bytes(b, o, P_OPEN);
+      o = ascii(b, o, c.open);
+      o = bytes(b, o, P_HIGH);
+      o = ascii(b, o, c.high);
+      o = bytes(b, o, P_LOW);
+      o = ascii(b, o, c.low);
+      o = bytes(b, o, P_CLOSE);
+      o = ascii(b, o, c.close);
+      o = bytes(b, o, P_VOLUME);
+      o = c.volume.write(b, o);
+      o = bytes(b, o, P_QUOTE_VOLUME);
+      o = c.quoteVolume.write(b, o);
+      o = bytes(b, o, P_TRADES);
+      o = writeUnits(b, o, c.trades, 0);
+      o = bytes(b, o, P_OT);
+      o = writeUnits(b, o, c.ot, 0);
+      o = bytes(b, o, P_OI);
+      o = ascii(b, o, c.oi);
+      o = bytes(b, o, P_CT);
+      o = writeUnits(b, o, c.ct, 0);
+      o = bytes(b, o, P_CI);
+      o = ascii(b, o, c.ci);
+      o = bytes(b, o, P_END);
+      out.push(c.time, b.subarray(from, o));
+    }
+    // A Buffer drops writes past its end: a bound too small must not pass unseen.
+    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
   }
 
   /** The trades back, in the order pushed. */
@@ -246,6 +376,64 @@ export class TradeBatch {
       t.side ? { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, side: t.side, id: t.id } : { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, id: t.id },
     );
   }
+}
+
+// encodeStored's text, between its values.
+const P_TIME = Buffer.from('{"time":');
+const P_OPEN = Buffer.from(',"open":"');
+const P_HIGH = Buffer.from('","high":"');
+const P_LOW = Buffer.from('","low":"');
+const P_CLOSE = Buffer.from('","close":"');
+const P_VOLUME = Buffer.from('","volume":"');
+const P_QUOTE_VOLUME = Buffer.from('","quoteVolume":"');
+const P_TRADES = Buffer.from('","trades":');
+const P_OT = Buffer.from(',"ot":');
+const P_OI = Buffer.from(',"oi":"');
+const P_CT = Buffer.from('","ct":');
+const P_CI = Buffer.from(',"ci":"');
+const P_END = Buffer.from('"}');
+/** A candle's bytes but for its strings and sums: the text between, and four integers of at most 16 digits. */
+const CANDLE_FIXED = [P_TIME, P_OPEN, P_HIGH, P_LOW, P_CLOSE, P_VOLUME, P_QUOTE_VOLUME, P_TRADES, P_OT, P_OI, P_CT, P_CI, P_END].reduce((n, p) => n + p.length, 0) + 4 * 16;
+
+function bytes(b: Buffer, o: number, p: Buffer): number {
+  for (let k = 0; k < p.length; k++) b[o++] = p[k]!;
+  return o;
+}
+
+/** An ASCII string's bytes (decimals and ids, checked by toTick). */
+function ascii(b: Buffer, o: number, s: string): number {
+  for (let k = 0; k < s.length; k++) b[o++] = s.charCodeAt(k);
+  return o;
+}
+
+const COMMA = 0x2c;
+const LOWER_B = 0x62;
+const LOWER_S = 0x73;
+const DIGITS = new Uint8Array(32);
+
+/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a safe integer, scale at most 30. */
+export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
+  // The digits, least significant first (units is a safe integer: % and / are exact).
+  let n = 0;
+  let v = units;
+  do {
+    DIGITS[n++] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  } while (v > 0);
+  if (scale === 0) {
+    while (n > 0) b[o++] = DIGITS[--n]!;
+    return o;
+  }
+  // As many digits as the point needs (leading zeros), the fraction's trailing zeros dropped.
+  while (n <= scale) DIGITS[n++] = 48;
+  let low = 0;
+  while (low < scale && DIGITS[low] === 48) low++;
+  for (let k = n - 1; k >= scale; k--) b[o++] = DIGITS[k]!;
+  if (low < scale) {
+    b[o++] = 0x2e;
+    for (let k = scale - 1; k >= low; k--) b[o++] = DIGITS[k]!;
+  }
+  return o;
 }
 
 function grow(b: Buffer, need: number): Buffer {

@@ -5,7 +5,7 @@
  * and a dead-letter entry.
  */
 import type { Side, Tick } from './candle.js';
-import { DecimalError, canonical, mulCanonical } from './decimal.js';
+import { DecimalError, canonical, formatUnits, mulCanonical } from './decimal.js';
 import { PairError, normalizePair } from './pair.js';
 import { shown } from './shown.js';
 import { parseUtcTime } from './time.js';
@@ -34,8 +34,10 @@ const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_INT_DIGITS = 24;
 const MAX_FRACTION_DIGITS = 24;
 /** 2000-01-01 .. 2100-01-01: anything outside is a unit mistake (s vs ms). */
-const MIN_TIME = 946_684_800_000;
-const MAX_TIME = 4_102_444_800_000;
+export const MIN_TICK_TIME = 946_684_800_000;
+export const MAX_TICK_TIME = 4_102_444_800_000;
+const MIN_TIME = MIN_TICK_TIME;
+const MAX_TIME = MAX_TICK_TIME;
 
 /** Canonical and within the digit bounds already (the common case): no work to do. */
 const PLAIN_DECIMAL = /^(?:0|[1-9]\d{0,23})(?:\.\d{0,23}[1-9])?$/;
@@ -73,7 +75,78 @@ export function parseTime(v: unknown): number {
   return t;
 }
 
+/**
+ * A trade that a source's own fast parser has already checked by toTick's
+ * rules, with toTick's result (its fields are the Tick's): toTick returns
+ * it as it is. It is also the RawTrade the general parser would have made
+ * of the same input, and serializes as that (toJSON: no amount), so a dead
+ * letter's sample reads the same whichever parser read the trade. Made only
+ * by parsers whose property tests compare them with the general path
+ * (apps/ingest/src/sources/plain-line.ts).
+ *
+ * It keeps where its text is in the bytes it was read from, and the integer
+ * units of its quantity and quote amount when they are exact in a double:
+ * TradeBatch.push copies the bytes and sums the units, so the quantity and
+ * amount strings are made only if asked for (a dead letter, a test).
+ */
+export class CheckedTick implements Tick, RawTrade {
+  private quantityText: string | undefined;
+  private amountText: string | undefined;
+
+  constructor(
+    readonly pair: string,
+    readonly time: number,
+    readonly price: string,
+    readonly side: Side | undefined,
+    readonly id: string,
+    /**
+     * The bytes the trade was read from (not changed afterwards), and where
+     * its time, price, quantity and id are ([at, end); idAt -1: the id is
+     * not in them). A decimal's canonical text ends at its `End`, its text
+     * as read at its `RawEnd` (zeros ending a fraction).
+     */
+    readonly src: Buffer,
+    readonly timeAt: number,
+    readonly timeEnd: number,
+    readonly priceAt: number,
+    readonly priceEnd: number,
+    readonly priceRawEnd: number,
+    readonly quantityAt: number,
+    readonly quantityEnd: number,
+    readonly quantityRawEnd: number,
+    readonly idAt: number,
+    readonly idEnd: number,
+    /** The quantity as integer units at a scale (NaN when not exact in a double: then its text). */
+    readonly quantityUnits: number,
+    readonly quantityScale: number,
+    /** The quote amount (price x quantity) likewise; when NaN, `amountText` is given. */
+    readonly amountUnits: number,
+    readonly amountScale: number,
+    amountText: string | undefined,
+  ) {
+    this.amountText = amountText;
+  }
+
+  get quantity(): string {
+    return (this.quantityText ??= this.src.toString('latin1', this.quantityAt, this.quantityEnd));
+  }
+
+  get amount(): string {
+    return (this.amountText ??= formatUnits(this.amountUnits, this.amountScale));
+  }
+
+  /** The raw trade the general parser gives for the same line (its side key omitted when absent, as JSON.stringify omits an undefined one). */
+  toJSON(): { pair: string; time: number; price: string; quantity: string; side?: Side; id: string } {
+    const price = this.priceRawEnd === this.priceEnd ? this.price : this.src.toString('latin1', this.priceAt, this.priceRawEnd);
+    const quantity = this.quantityRawEnd === this.quantityEnd ? this.quantity : this.src.toString('latin1', this.quantityAt, this.quantityRawEnd);
+    return this.side === undefined
+      ? { pair: this.pair, time: this.time, price, quantity, id: this.id }
+      : { pair: this.pair, time: this.time, price, quantity, side: this.side, id: this.id };
+  }
+}
+
 export function toTick(raw: RawTrade): Tick {
+  if (raw instanceof CheckedTick) return raw;
   if (typeof raw.pair !== 'string') throw new TickError('pair is missing');
   let pair: string;
   try {

@@ -16,6 +16,31 @@ export interface Line {
   readonly text: string | undefined;
   /** For a line too long: its length in bytes and its first bytes as text. */
   readonly tooLong?: { readonly bytes: number; readonly sample: string };
+  /**
+   * A line wholly inside one chunk read: that chunk and where the line is in
+   * it (without its newline; a trailing CR still there), for a parser that
+   * reads bytes (plain-line.ts). Its text is then decoded only if asked for.
+   */
+  readonly chunk?: Buffer;
+  readonly start?: number;
+  readonly end?: number;
+}
+
+/** A line inside one chunk: its text decoded when first read. */
+class ChunkLine implements Line {
+  private decoded: string | undefined;
+
+  constructor(
+    readonly no: number,
+    readonly offset: number,
+    readonly chunk: Buffer,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get text(): string {
+    return (this.decoded ??= stripCr(this.chunk.toString('utf8', this.start, this.end)));
+  }
 }
 
 const NL = 0x0a;
@@ -38,7 +63,9 @@ export async function* readLines(input: Readable, opts: ReadLinesOptions): Async
  * The lines, in batches: those that end in each chunk read (tens of
  * kilobytes). One step of the async iteration per chunk, not per line, and
  * a line wholly inside a chunk is decoded from it in place (no Buffer
- * object per line): a replay reads a million lines in a few seconds.
+ * object per line), when its text is first asked for: a replay reads a
+ * million lines in a few seconds, most of them never decoded (plain-line.ts
+ * reads their bytes).
  */
 export async function* readLineBatches(input: Readable, opts: ReadLinesOptions): AsyncGenerator<Line[]> {
   let total = opts.startOffset ?? 0;
@@ -53,13 +80,16 @@ export async function* readLineBatches(input: Readable, opts: ReadLinesOptions):
   const finish = (text: string | undefined): Line => {
     const line: Line =
       sample !== undefined ? { no, offset, text: undefined, tooLong: { bytes: length, sample: sample.toString('utf8') } } : { no, offset, text: stripCr(text!) };
+    next();
+    return line;
+  };
+  const next = () => {
     no++;
     offset += length + 1;
-    parts = [];
+    if (parts.length > 0) parts = [];
     held = 0;
     length = 0;
     sample = undefined;
-    return line;
   };
 
   for await (const chunk of input as AsyncIterable<Buffer>) {
@@ -72,8 +102,9 @@ export async function* readLineBatches(input: Readable, opts: ReadLinesOptions):
       const size = end - from;
       length += size;
       if (nl >= 0 && sample === undefined && held === 0 && size <= opts.maxBytes) {
-        // The whole line is in this chunk (the common case).
-        out.push(finish(chunk.toString('utf8', from, end)));
+        // The whole line is in this chunk (the common case): decoded only if asked.
+        out.push(new ChunkLine(no, offset, chunk, from, end));
+        next();
         from = nl + 1;
         continue;
       }

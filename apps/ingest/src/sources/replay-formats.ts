@@ -11,6 +11,7 @@
  * gets its line number, so replaying a file twice counts each trade once.
  */
 import { isPair, normalizePair, type RawTrade } from '@candlestack/shared';
+import { parsePlainLine } from './plain-line.js';
 import { parseWsMessage, sample } from './poloniex-messages.js';
 
 /** The whole line is unusable. */
@@ -26,6 +27,13 @@ export interface LineParser {
    * line; `reject` takes the bad parts of a line that is otherwise good.
    */
   parse(line: string, lineNo: number, reject: (reason: string, sample: string) => void): RawTrade[];
+  /**
+   * A fast path, for some formats: the trade of a line read straight from
+   * its bytes (`buf[start, end)`, without the newline) when the line is in
+   * the one plain shape it knows, exactly what parse() and toTick would
+   * give; undefined for parse() to read the line.
+   */
+  readonly parseBytes?: (buf: Buffer, start: number, end: number, lineNo: number) => RawTrade | undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -44,6 +52,7 @@ const PLAIN_LINE =
 
 class JsonLines implements LineParser {
   readonly format = 'json-lines' as const;
+  readonly parseBytes = parsePlainLine;
 
   parse(line: string, lineNo: number): RawTrade[] {
     const m = PLAIN_LINE.exec(line);

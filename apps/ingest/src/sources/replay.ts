@@ -220,21 +220,26 @@ export class ReplaySource implements Source {
           this.bad++;
           room = sink.malformed(`replay line ${line.no}: ${reason}`, sample, base + Math.min(k++, POSITIONS_PER_LINE - 1));
         };
-        if (line.text === undefined) {
-          reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong!.bytes} bytes): set aside unread`, line.tooLong!.sample);
+        if (line.tooLong !== undefined) {
+          reject(`longer than ${this.opts.maxLineBytes ?? MAX_LINE_BYTES} bytes (${line.tooLong.bytes} bytes): set aside unread`, line.tooLong.sample);
           await room;
           continue;
         }
         let trades: RawTrade[] = [];
-        try {
-          trades = parser!.parse(line.text, line.no, reject);
-        } catch (err) {
-          if (!(err instanceof LineError)) throw err;
-          reject(err.message, line.text);
+        // A plain line read from its bytes (its text never decoded), else the general parser.
+        const plain = line.chunk !== undefined && parser!.parseBytes !== undefined ? parser!.parseBytes(line.chunk, line.start!, line.end!, line.no) : undefined;
+        if (plain !== undefined) trades = [plain];
+        else {
+          try {
+            trades = parser!.parse(line.text!, line.no, reject);
+          } catch (err) {
+            if (!(err instanceof LineError)) throw err;
+            reject(err.message, line.text!);
+          }
         }
         for (const t of trades) {
           if (k >= POSITIONS_PER_LINE) {
-            reject(`more than ${POSITIONS_PER_LINE - 1} trades on one line: the rest set aside`, line.text.slice(0, 200));
+            reject(`more than ${POSITIONS_PER_LINE - 1} trades on one line: the rest set aside`, line.text!.slice(0, 200));
             break;
           }
           const pos = base + k++;
