@@ -52,13 +52,17 @@ class Sum {
     return sum;
   }
 
+  /** A second value comes: the single one is added as a sum's first. */
+  private unsingle(): void {
+    if (this.single === undefined) return;
+    const first = this.single;
+    this.single = undefined;
+    this.add(first);
+  }
+
   /** add() of `units / 10^scale` (a safe integer, scale at most 22), without its text. */
   addUnits(x: number, scale: number): void {
-    if (this.single !== undefined) {
-      const first = this.single;
-      this.single = undefined;
-      this.add(first);
-    }
+    this.unsingle();
     if (this.text === undefined) {
       const to = Math.max(scale, this.scale);
       const u = this.units * POW10[to - this.scale]! + x * POW10[to - scale]!;
@@ -73,11 +77,6 @@ class Sum {
   }
 
   add(s: string): void {
-    if (this.single !== undefined) {
-      const first = this.single;
-      this.single = undefined;
-      this.add(first);
-    }
     if (this.text === undefined) {
       const dot = s.indexOf('.');
       const scale = dot < 0 ? 0 : s.length - dot - 1;
@@ -85,17 +84,12 @@ class Sum {
       if (digits <= 15 && scale <= 22) {
         // Exact: the units are below 10^15, so the double's error (a few
         // parts in 10^16 from the parse and the product) stays under 0.5.
-        const x = dot < 0 ? Number(s) : Math.round(Number(s) * POW10[scale]!);
-        const to = Math.max(scale, this.scale);
-        const u = this.units * POW10[to - this.scale]! + x * POW10[to - scale]!;
-        if (Number.isSafeInteger(u)) {
-          this.units = u;
-          this.scale = to;
-          return;
-        }
+        this.addUnits(dot < 0 ? Number(s) : Math.round(Number(s) * POW10[scale]!), scale);
+        return;
       }
-      this.text = this.value();
     }
+    this.unsingle();
+    this.text ??= this.value();
     this.text = D.add(this.text, s);
   }
 
