@@ -12,6 +12,7 @@ import { hmgetMany, type RedisClient } from './redis.js';
 import { defineScripts } from './scripts.js';
 import { unpackTrades, type StoredTrade } from './fold.js';
 import { compareTrades } from './candle.js';
+import { HISTORY_FIELDS, parseHistory, type PairHistory } from './history.js';
 
 const byTime = (a: StoredTrade, b: StoredTrade) => compareTrades(a, b);
 /** What the store knows of a pair. */
@@ -24,42 +25,6 @@ export interface PairState {
   readonly closedThrough: ReadonlyMap<number, number>;
   /** The exchange's candles imported on the pair's first start (issue 12); absent: none were. */
   readonly history?: PairHistory;
-}
-
-/**
- * The history imported from the exchange (state fields hs, hm, hb, hx):
- * the exchange's own candles from `from` up to `liveFrom`, candles built
- * from trades from there on.
- */
-export interface PairHistory {
-  /** Start (ms) of the imported history (hs). */
-  readonly from: number;
-  /** Where live data begins (hb): the start of the boundary bucket of `periodMs`; undefined while importing. */
-  readonly liveFrom?: number;
-  /** The imported candles' period (hm), ms. */
-  readonly periodMs: number;
-  /**
-   * The boundary bucket (hx): 'exact' when completed from the exchange's
-   * REST trades, 'incomplete' when they were no longer listed, 'pending'
-   * until known (the backfill has not run, or the import is under way).
-   */
-  readonly boundary: 'exact' | 'incomplete' | 'pending';
-  /** An import began and has not completed (under way, or interrupted and to be resumed). */
-  readonly importing: boolean;
-}
-
-/** The state fields parseHistory reads, in its argument order. */
-export const HISTORY_FIELDS = ['hs', 'hm', 'hb', 'hx'] as const;
-
-/** A pair's history from its state fields (HISTORY_FIELDS); undefined for a pair that never imported. */
-export function parseHistory(hs: string | null | undefined, hm: string | null | undefined, hb: string | null | undefined, hx: string | null | undefined): PairHistory | undefined {
-  const from = num(hs);
-  const periodMs = num(hm);
-  // A period is whole seconds (periodLabel): anything else is no history this code can show.
-  if (from === undefined || periodMs === undefined || periodMs <= 0 || periodMs % 1000 !== 0) return undefined;
-  const liveFrom = num(hb);
-  const boundary = liveFrom === undefined ? 'pending' : hx === '1' ? 'exact' : hx === '0' ? 'incomplete' : 'pending';
-  return liveFrom === undefined ? { from, periodMs, boundary, importing: true } : { from, liveFrom, periodMs, boundary, importing: false };
 }
 
 export interface RangeQuery {
