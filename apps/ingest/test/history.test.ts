@@ -255,3 +255,28 @@ it('marks and says a boundary bucket it cannot complete from the trades the exch
     await s.close();
   }
 });
+
+it('an answer that is not the candle list is counted and set aside, then asked again; the import completes', async () => {
+  const prefix = testPrefix('history');
+  prefixes.push(prefix);
+  const market = 'ADA_USDT';
+  const s = await PoloniexStandIn.start({ markets: [{ symbol: market, state: 'NORMAL' }] });
+  try {
+    const now = Date.now();
+    s.execute(market, tradeSpecs(prng(7), 100, now - 90 * MIN, now - 2_000, BTC), { broadcast: false });
+    s.failCandles('not-a-list');
+    const p = await startPipeline(
+      new PoloniexSource({ wsUrl: s.wsUrl, restUrl: s.restUrl, pairs: [market], ...FAST, historyMs: 2 * HOUR, history: { ratePerSecond: 20, settleMs: 1_000, progressMs: 0, backoff: { initialMs: 50, maxMs: 100 } } }),
+      { env: ENV, prefix },
+    );
+    open.push(p);
+    await waitFor('imported and subscribed', () => s.subscribed(market), 20_000);
+    expect(s.candleRequests.length).toBeGreaterThanOrEqual(2);
+    expect(await counter(p, 'ticks_malformed_total')).toBe(1);
+    const dead = (await p.redis.xrange(new Keys(prefix).deadLetter(), '-', '+')).map(([, f]) => f[f.indexOf('reason') + 1]!);
+    expect(dead).toEqual([expect.stringMatching(/^Poloniex candles of ADA_USDT: candles answer is not a list/)]);
+    expect(p.log.find(/history of ADA_USDT imported/)).toHaveLength(1);
+  } finally {
+    await s.close();
+  }
+});

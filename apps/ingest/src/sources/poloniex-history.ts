@@ -35,7 +35,6 @@ import {
   periodLabel,
   periodsFromHistory,
   type ExchangeCandle,
-  type HistoryState,
   type Logger,
   type PeriodPlan,
   type PoloniexCandles,
@@ -85,27 +84,24 @@ export class HistoryImporter {
   private closed = false;
   private noPeriodSaid = false;
   /** Progress of the imports under way, for the log. */
-  private readonly progress = { pairs: 0, done: 0, requests: 0, buckets: 0, since: 0, lastLog: 0 };
+  private readonly progress = { pairs: 0, done: 0, requests: 0, since: 0, lastLog: 0 };
 
   constructor(
     private readonly exchange: PoloniexCandles,
     private readonly sink: HistorySink,
     private readonly log: Logger,
     private readonly opts: HistoryOptions,
+    /** An answer that is not the candle list: counted and set aside like any malformed message. */
+    private readonly malformed: (reason: string, sample: string) => void = () => undefined,
   ) {
     this.now = opts.now ?? Date.now;
     this.batch = Math.max(1, Math.min(POLONIEX_CANDLES_LIMIT, opts.batch ?? POLONIEX_CANDLES_LIMIT));
     this.pacer = new Pacer(opts.ratePerSecond ?? 3, { now: () => this.now(), sleep: (ms) => this.sleeper.sleep(ms) });
   }
 
-  /** Where the pair's history stands, without importing anything. */
-  state(pair: string): Promise<HistoryState> {
-    return this.sink.state(pair);
-  }
-
   /** Counts pairs about to be imported, for the progress lines. */
   queued(n: number): void {
-    if (this.progress.pairs === this.progress.done) Object.assign(this.progress, { pairs: 0, done: 0, requests: 0, buckets: 0, since: this.now(), lastLog: this.now() });
+    if (this.progress.pairs === this.progress.done) Object.assign(this.progress, { pairs: 0, done: 0, requests: 0, since: this.now(), lastLog: this.now() });
     this.progress.pairs += n;
   }
 
@@ -172,8 +168,7 @@ export class HistoryImporter {
         const to = Math.min(end - ms, next + (this.batch - 1) * ms);
         const candles = await this.fetch(pair, ms, next, to);
         if (this.closed || !wanted()) return { kind: 'stopped' };
-        await this.sink.write(pair, ms, next, to + ms, candles.map((c) => ({ ...c })));
-        this.progress.buckets += (to + ms - next) / ms;
+        await this.sink.write(pair, ms, next, to + ms, candles);
         next = to + ms;
         this.logProgress(pair, ms, next, end);
       }
@@ -233,6 +228,7 @@ export class HistoryImporter {
         );
       } catch (err) {
         if (!(err instanceof RestError || err instanceof CandleShapeError) || this.closed) throw err;
+        if (err instanceof CandleShapeError) this.malformed(`Poloniex candles of ${pair}: ${err.message}`, err.message);
         failingSince ??= this.now();
         const giveUp = this.opts.giveUpMs ?? 120_000;
         if (this.now() - failingSince >= giveUp) throw new GiveUp(`the exchange's candles could not be had for ${Math.round(giveUp / 1000)} s (${err.message})`);

@@ -122,7 +122,7 @@ export class PoloniexSource implements Source {
         historyMs: this.opts.historyMs,
         ...this.opts.history,
         ...(this.opts.random && { random: this.opts.random }),
-      });
+      }, (reason, sample) => void sink.malformed(reason, sample));
     }
     const held = sink.claim ? await sink.claim(this.pairs) : this.pairs;
     this.following = new Set(held.filter((p) => this.pairs.includes(p)));
@@ -165,7 +165,7 @@ export class PoloniexSource implements Source {
     for (const pair of pairs) {
       let state;
       try {
-        state = await this.importer.state(pair);
+        state = await this.sink!.history!.state(pair);
       } catch (err) {
         this.log?.warn({ pair, err: (err as Error).message }, `cannot read the history state of ${pair} (Redis away?): following it without importing history`);
         continue;

@@ -68,8 +68,8 @@ export interface StandInOptions {
 /** How the next REST trade requests fail. */
 export type RestFailure = 'http-500' | 'html-503' | 'hang' | 'not-a-list';
 
-/** How the next candle requests fail: 429 (rate limited; with or without `Retry-After: 1`), 500, or the connection cut with no answer. */
-export type CandleFailure = 'http-429' | 'http-429-retry-after-1' | 'http-500' | 'cut';
+/** How the next candle requests fail: 429 (rate limited; with or without `Retry-After: 1`), 500, the connection cut with no answer, or a 200 that is not the candle list. */
+export type CandleFailure = 'http-429' | 'http-429-retry-after-1' | 'http-500' | 'cut' | 'not-a-list';
 
 /** Poloniex's candle intervals the stand-in serves, in ms. */
 export const INTERVALS: Readonly<Record<string, number>> = {
@@ -436,6 +436,8 @@ export class PoloniexStandIn {
       case 'cut':
         res.socket?.destroy();
         return;
+      case 'not-a-list':
+        return json(200, { data: 'maintenance' });
       case undefined:
         break;
     }
