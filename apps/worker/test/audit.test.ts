@@ -174,4 +174,25 @@ describe('the audit', () => {
     const got = await closedCandles(p, pair, MIN, first, first + 2 * MIN);
     expect(got.map(view)).toEqual(candlesFromTicks(ticksOf(trades), MIN).map(view));
   });
+  it("starts where live data begins after a history import: the exchange's own candles are not compared with themselves", async () => {
+    const pair = 'ADA_USDT';
+    const s = await PoloniexStandIn.start({ markets: [{ symbol: pair, state: 'NORMAL' }] });
+    open.push({ close: () => s.close() });
+    const now = Date.now();
+    s.execute(pair, Array.from({ length: 60 }, (_, i) => ({ price: `1.${10 + (i % 50)}`, quantity: '10', createTime: now - 61 * MIN + i * MIN })), { broadcast: false });
+    const p = await startPipeline(liveSource(s, [pair], { historyMs: 2 * 60 * MIN, history: { ratePerSecond: 20, settleMs: 1_000, progressMs: 0 } }), {
+      env: { PERIODS: '1m', GRACE_MS: '200', POLONIEX_REST_URL: s.restUrl },
+      workerOptions: { auditEveryMs: 300, audit: { settleMs: 0, ratePerSecond: 20 } },
+    });
+    open.push(p);
+    await waitFor('imported and subscribed', () => s.subscribed(pair), 20_000);
+    const boundary = Number(await p.redis.hget(p.keys.state(pair), 'hb'));
+    expect(boundary).toBeGreaterThan(0);
+    const imported = s.candleRequests.length;
+    // Five audit runs: without the boundary, the first would ask for the last 100 closed (imported) candles.
+    await sleep(1_500);
+    const asked = s.candleRequests.slice(imported).map((r) => r.startTime);
+    expect(asked.filter((t) => t < boundary)).toEqual([]);
+    expect(await p.redis.hget(p.keys.auditCursors(), `${pair}:1m`)).toBeNull();
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, commonEnv, pairsEnv, parseConfig, parseDuration, refineCommon } from './config.js';
+import { ConfigError, commonEnv, historyEnv, pairsEnv, parseConfig, parseDuration, refineCommon } from './config.js';
 
 const schema = z.object({ ...commonEnv, PAIRS: pairsEnv });
 
@@ -14,6 +14,15 @@ describe('config', () => {
     expect(c.TICK_RETENTION).toBe(86_400_000);
     expect(c.PAIRS).toEqual(['BTC_USDT', 'ETH_USDT']);
     expect(c.LOG_LEVEL).toBe('info');
+  });
+  it('reads HISTORY: a duration up to 30d, 0 for none, 1d by default', () => {
+    const history = z.object({ HISTORY: historyEnv });
+    expect(parseConfig(history, {}).HISTORY).toBe(86_400_000);
+    expect(parseConfig(history, { HISTORY: '0' }).HISTORY).toBe(0);
+    expect(parseConfig(history, { HISTORY: '6h' }).HISTORY).toBe(21_600_000);
+    expect(parseConfig(history, { HISTORY: '30d' }).HISTORY).toBe(30 * 86_400_000);
+    expect(() => parseConfig(history, { HISTORY: '31d' })).toThrow(/^invalid configuration: HISTORY="31d": "31d" is out of range: at most 30d \(or 0 for none\)$/);
+    expect(() => parseConfig(history, { HISTORY: 'forever' })).toThrow(/^invalid configuration: HISTORY="forever": .*is not a duration/);
   });
   it('reads values and treats empty as unset', () => {
     const c = parseConfig(schema, { PERIODS: '1s,5s', GRACE_MS: '250', PAIRS: 'btc-usdt,ETH/BTC', REDIS_PREFIX: '' });
