@@ -78,3 +78,16 @@ describe('the production fold', () => {
     expect(await redis.eval(script, 0, ...texts)).toEqual(texts);
   });
 });
+
+describe("a batch's summary for the script", () => {
+  const tick = (id: string, time: number): Tick => ({ pair: 'A_B', time, id, price: '1', quantity: '1', amount: '1' });
+  it('gives the count, the time bounds and the integer ids as sorted runs', () => {
+    const b = TradeBatch.of([tick('12', 5), tick('10', 9), tick('11', 7), tick('20', 3), tick('13', 4)], 60_000);
+    expect(b.summary()).toBe('5:3:9;10:13:9;20:20:3');
+  });
+  it('is empty when an id is not an integer the script keeps in ranges, or two trades share one', () => {
+    for (const id of ['a1', '007', '1234567890123456', '']) expect(TradeBatch.of([tick('1', 1), tick(id, 2)], 60_000).summary()).toBe('');
+    expect(TradeBatch.of([tick('1', 1), tick('2', 2), tick('1', 3)], 60_000).summary()).toBe('');
+    expect(TradeBatch.of([tick('0', 1), tick('999999999999999', 2)], 60_000).summary()).toBe('2:1:2;0:0:1;999999999999999:999999999999999:2');
+  });
+});

@@ -4,7 +4,7 @@
  * closed candles, flat ones included), duplicates, catch-up, idempotence.
  */
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   CandleStore,
   Keys,
@@ -18,6 +18,7 @@ import {
   parseCandles,
   unpackTrades,
   compareTrades,
+  TradeBatch,
 } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
 
@@ -186,6 +187,74 @@ describe('dedupe of integer and other trade ids', () => {
     // A batch repeating an id counts it once.
     expect(await store.addTicks('A_B', [t('900', 900), t('900', 901)])).toMatchObject({ added: 1, duplicates: 1 });
     expect(await streamTrades(keys, 'A_B')).toHaveLength(100 + 100 + 100 + 4 + 1);
+  });
+});
+
+describe('checking a batch by its summary', () => {
+  // The script checks a batch whose ids are all integers by its runs of
+  // ids and its oldest time (TradeBatch.summary()), and trade by trade
+  // otherwise. Both must leave Redis exactly alike and answer alike.
+  it('stores, refuses and counts exactly as checking trade by trade does, for batches of every kind', async () => {
+    const plan = planPeriods(parsePeriods('1s,5s'));
+    const pair = 'A_B';
+    const stores = [true, false].map(() => {
+      const prefix = testPrefix('store');
+      prefixes.push(prefix);
+      const keys = new Keys(prefix);
+      return { keys, store: new CandleStore(redis, keys, plan, { maxLateMs: 20_000 }) };
+    });
+    const original = TradeBatch.prototype.summary;
+    const summaries = vi.spyOn(TradeBatch.prototype, 'summary');
+    const rnd = rng(77);
+    let usedSummary = 0;
+    let nextId = 1000;
+    for (let b = 0; b < 120; b++) {
+      const clock = T0 + b * 500;
+      const n = 1 + Math.floor(rnd() * 30);
+      const ticks: Tick[] = [];
+      for (let i = 0; i < n; i++) {
+        const kind = rnd();
+        // Mostly the next ids in order; some old (duplicates or gaps being
+        // filled), repeated within the batch, out of order, not integers,
+        // older than MAX_LATE, or in buckets already closed.
+        const id = kind < 0.7 ? nextId++ : kind < 0.8 ? nextId - 1 - Math.floor(rnd() * 200) : kind < 0.85 ? nextId + 5 + Math.floor(rnd() * 20) : kind < 0.9 && ticks.length > 0 ? ticks[ticks.length - 1]!.id : kind < 0.95 ? `x${Math.floor(rnd() * 50)}` : nextId++;
+        const time = kind > 0.97 ? clock - 30_000 : clock - Math.floor(rnd() * 8_000);
+        const price = (100 + Math.floor(rnd() * 500) / 100).toString();
+        ticks.push({ pair, time, id: String(id), price, quantity: '0.5', amount: String(Number(price) / 2) });
+      }
+      const answers = [];
+      for (const [k, { store }] of stores.entries()) {
+        summaries.mockImplementation(function (this: TradeBatch) {
+          if (k === 1) return '';
+          const s = original.call(this);
+          if (s !== '') usedSummary++;
+          return s;
+        });
+        answers.push(await store.addTicks(pair, ticks, { clock }));
+        if (b % 10 === 9) await store.closePair(pair, closeLimits(plan, replayAt(clock - 5_000), 0));
+      }
+      expect(answers[0]).toEqual(answers[1]);
+    }
+    summaries.mockRestore();
+    // Most batches went by their summary, so the comparison means something.
+    expect(usedSummary).toBeGreaterThan(40);
+    const dump = async (keys: Keys) => {
+      const state = await redis.hgetall(keys.state(pair));
+      delete state.v;
+      return {
+        state,
+        seen: await redis.zrange(keys.seen(pair), '0', '-1', 'WITHSCORES'),
+        ids: await redis.zrange(keys.ids(pair), '0', '-1', 'WITHSCORES'),
+        stream: await redis.xrange(keys.ticks(pair), '-', '+'),
+        revised: await redis.zrange(keys.revised(pair), '0', '-1', 'WITHSCORES'),
+        candles: await Promise.all(plan.periods.map((p) => redis.zrange(keys.candles(pair, p.ms), '0', '-1', 'WITHSCORES'))),
+      };
+    };
+    const [fast, slow] = (await Promise.all(stores.map(({ keys }) => dump(keys)))) as [Awaited<ReturnType<typeof dump>>, Awaited<ReturnType<typeof dump>>];
+    expect(fast).toEqual(slow);
+    expect(Number(fast.state.ticks_duplicate_total)).toBeGreaterThan(0);
+    expect(Number(fast.state.ticks_out_of_window_total)).toBeGreaterThan(0);
+    expect(Number(fast.state.ticks_late_total)).toBeGreaterThan(0);
   });
 });
 

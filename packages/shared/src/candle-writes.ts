@@ -80,6 +80,7 @@ export class TickStore {
         duplicates,
         refused.length,
         batch.packed(),
+        batch.summary(),
       ];
       batch.encodedCandles(args);
       const r = await this.redis.addTicks(...keys, ...args);

@@ -238,6 +238,14 @@ export class TradeBatch {
   private amounts: Buffer;
   private alen = 0;
   private readonly buckets = new Map<number, Mutable>();
+  /** The oldest trade time in the batch (ms). */
+  private minTime = Infinity;
+  /**
+   * The integer ids (the script's rule: at most 15 digits, no leading zero)
+   * as runs of consecutive ids, three numbers each: lo, hi, the run's newest
+   * time; in the order the trades came. Undefined once some id is not one.
+   */
+  private runs: number[] | undefined = [];
 
   constructor(
     readonly baseMs: number,
@@ -268,6 +276,65 @@ export class TradeBatch {
     this.amounts[this.alen++] = SEMICOLON;
     this.count++;
     if (t.time > this.maxTime) this.maxTime = t.time;
+    this.track(t.id, t.time);
+  }
+
+  /** The time bounds and id runs summary() gives, for one more trade. */
+  private track(id: string, time: number): void {
+    if (time < this.minTime) this.minTime = time;
+    const runs = this.runs;
+    if (runs === undefined) return;
+    const x = integerId(id);
+    if (x < 0) {
+      this.runs = undefined;
+      return;
+    }
+    const n = runs.length;
+    if (n > 0 && x === runs[n - 2]! + 1) {
+      runs[n - 2] = x;
+      if (time > runs[n - 1]!) runs[n - 1] = time;
+    } else {
+      runs.push(x, x, time);
+    }
+  }
+
+  /**
+   * What lets the script check the batch by run instead of trade by trade
+   * (lua/add-ticks.lua, ARGV[9]): "count:oldest:newest", then
+   * ";lo:hi:newest" per run of consecutive integer ids, by lo, disjoint and
+   * not adjacent. "" when some id is not an integer, or two trades of the
+   * batch share one: the script then checks each trade, and names those
+   * that conflict.
+   */
+  summary(): string {
+    const runs = this.runs;
+    if (runs === undefined || this.count === 0) return '';
+    let order = Array.from({ length: runs.length / 3 }, (_, i) => i * 3);
+    for (let i = 1; i < order.length; i++) {
+      if (runs[order[i]!]! <= runs[order[i - 1]! + 1]!) {
+        order = order.sort((a, b) => runs[a]! - runs[b]!);
+        break;
+      }
+    }
+    let out = `${this.count}:${this.minTime}:${this.maxTime}`;
+    let lo = -2;
+    let hi = -2;
+    let t = 0;
+    for (const i of order) {
+      const a = runs[i]!;
+      // Two trades with one id: trade by trade, so the script names the second.
+      if (a <= hi) return '';
+      if (a === hi + 1) {
+        hi = runs[i + 1]!;
+        if (runs[i + 2]! > t) t = runs[i + 2]!;
+        continue;
+      }
+      if (hi >= 0) out += `;${lo}:${hi}:${t}`;
+      lo = a;
+      hi = runs[i + 1]!;
+      t = runs[i + 2]!;
+    }
+    return `${out};${lo}:${hi}:${t}`;
   }
 
   /**
@@ -304,6 +371,7 @@ export class TradeBatch {
     this.amounts[this.alen++] = SEMICOLON;
     this.count++;
     if (t.time > this.maxTime) this.maxTime = t.time;
+    this.track(t.id, t.time);
   }
 
   /** The stream entry's text (what packTrades gives for the same trades). */
@@ -398,6 +466,18 @@ function bytes(b: Buffer, o: number, p: Buffer): number {
 function ascii(b: Buffer, o: number, s: string): number {
   for (let k = 0; k < s.length; k++) b[o++] = s.charCodeAt(k);
   return o;
+}
+
+/** An id as the script keeps it in ranges (at most 15 digits, no leading zero: exact in a double), or -1. */
+export function integerId(id: string): number {
+  const n = id.length;
+  if (n === 0 || n > 15) return -1;
+  if (n > 1 && id.charCodeAt(0) === 48) return -1;
+  for (let k = 0; k < n; k++) {
+    const c = id.charCodeAt(k);
+    if (c < 48 || c > 57) return -1;
+  }
+  return Number(id);
 }
 
 const COMMA = 0x2c;

@@ -31,7 +31,15 @@
   ARGV[8] the trades packed for the stream (fold.ts packTrades:
           "time,price,quantity,side,id;..."; "" for none): the time and id
           of each are read from it
-  ARGV[9 ..] per base bucket touched, 2 values: bucket start, and the
+  ARGV[9] the batch's summary (TradeBatch.summary()): "n:oldest:newest"
+          then ";lo:hi:tmax" per run of consecutive integer ids, by lo,
+          disjoint and not adjacent; "" when some id is not an integer or
+          two trades share one. With it the trades are checked by run, not
+          one by one: the time bound by the oldest, the ids by runs against
+          the stored ranges. Anything that does not pass (a conflict, a
+          summary that does not add up) is checked trade by trade from
+          ARGV[8], which finds exactly which trades conflict.
+  ARGV[10 ..] per base bucket touched, 2 values: bucket start, and the
           batch's candle of that bucket as stored (enc() of candle.lua, with
           its first and last trades' time and id): a bucket new to the store
           takes it as it is, an existing one merges it
@@ -66,27 +74,13 @@ local function parseRange(m)
   return { lo = tonumber(a), hi = tonumber(b), t = tonumber(c), m = m }
 end
 
--- 1. Check every trade: inside the time bound, and new.
-local times, ids, nums = {}, {}, {}
-local minId, maxId
-local n = 0
-for ts, id in string.gmatch(ARGV[8], '(%d+),[^,]*,[^,]*,[^,]*,([^;]*)') do
-  n = n + 1
-  local k = n
-  local t = tonumber(ts)
-  times[k] = t
-  ids[k] = id
-  if intId(id) then
-    local x = tonumber(id)
-    nums[k] = x
-    if minId == nil or x < minId then minId = x end
-    if maxId == nil or x > maxId then maxId = x end
-  end
-end
--- The ranges that may hold the batch's integer ids, or touch them.
+-- The stored ranges that may hold integer ids of [minId, maxId], or touch
+-- them (scored by hi, so from minId - 1 on; at most 65 read: past that,
+-- `fallback` and ids are looked up one by one).
 local ranges = {}
 local fallback = false
-if minId ~= nil then
+local function fetchRanges(minId, maxId)
+  ranges, fallback = {}, false
   local raw = redis.call('ZRANGE', KEYS[3], minId - 1, '+inf', 'BYSCORE', 'LIMIT', 0, 65)
   for _, m in ipairs(raw) do
     local r = parseRange(m)
@@ -95,34 +89,91 @@ if minId ~= nil then
   end
   if #raw == 65 and #ranges == 65 then fallback = true end
 end
-local function seenInt(x)
-  if fallback then
-    local m = redis.call('ZRANGE', KEYS[3], x, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
-    return m ~= nil and parseRange(m).lo <= x
+
+-- 1. Check every trade: inside the time bound, and new.
+--
+-- By the summary first: every time is inside the bound when the oldest
+-- is, and every id is new when no run meets a stored range.
+local n = 0
+local oldestT, newestT
+local runs -- the batch's integer ids as runs, by lo (from the summary, or built in step 2)
+local fast = false
+if ARGV[9] ~= '' then
+  local c, a, z = string.match(ARGV[9], '^(%d+):(%d+):(%d+)')
+  runs = {}
+  local count = 0
+  for x, y, t in string.gmatch(ARGV[9], ';(%d+):(%d+):(%d+)') do
+    local r = { lo = tonumber(x), hi = tonumber(y), t = tonumber(t) }
+    local prev = runs[#runs]
+    if r.hi < r.lo or (prev ~= nil and r.lo <= prev.hi + 1) then count = -1; break end
+    runs[#runs + 1] = r
+    count = count + r.hi - r.lo + 1
   end
-  for _, r in ipairs(ranges) do
-    if x >= r.lo and x <= r.hi then return true end
+  n, oldestT, newestT = tonumber(c), tonumber(a), tonumber(z)
+  fast = n ~= nil and n > 0 and count == n and oldestT >= lo
+  if fast then
+    fetchRanges(runs[1].lo, runs[#runs].hi)
+    if fallback then
+      fast = false
+    else
+      local j = 1
+      for _, r in ipairs(runs) do
+        while ranges[j] ~= nil and ranges[j].hi < r.lo do j = j + 1 end
+        if ranges[j] ~= nil and ranges[j].lo <= r.hi then fast = false; break end
+      end
+    end
   end
-  return false
 end
-local conflicts = {}
-local batch = {}
-for k = 1, n do
-  local id = ids[k]
-  if times[k] < lo then
-    conflicts[#conflicts + 1] = k - 1
-    conflicts[#conflicts + 1] = 'r'
-  elseif batch[id] or (nums[k] ~= nil and seenInt(nums[k])) or (nums[k] == nil and redis.call('ZSCORE', KEYS[2], id)) then
-    conflicts[#conflicts + 1] = k - 1
-    conflicts[#conflicts + 1] = 'd'
-  else
-    batch[id] = true
+
+-- Else trade by trade, from the packed trades.
+local times, ids, nums = {}, {}, {}
+if not fast then
+  n = 0
+  runs = nil
+  local minId, maxId
+  for ts, id in string.gmatch(ARGV[8], '(%d+),[^,]*,[^,]*,[^,]*,([^;]*)') do
+    n = n + 1
+    local k = n
+    local t = tonumber(ts)
+    times[k] = t
+    ids[k] = id
+    if intId(id) then
+      local x = tonumber(id)
+      nums[k] = x
+      if minId == nil or x < minId then minId = x end
+      if maxId == nil or x > maxId then maxId = x end
+    end
   end
-end
-if #conflicts > 0 then
-  local ret = { -1 }
-  for _, v in ipairs(conflicts) do ret[#ret + 1] = v end
-  return ret
+  if minId ~= nil then fetchRanges(minId, maxId) else ranges, fallback = {}, false end
+  local function seenInt(x)
+    if fallback then
+      local m = redis.call('ZRANGE', KEYS[3], x, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
+      return m ~= nil and parseRange(m).lo <= x
+    end
+    for _, r in ipairs(ranges) do
+      if x >= r.lo and x <= r.hi then return true end
+    end
+    return false
+  end
+  local conflicts = {}
+  local batch = {}
+  for k = 1, n do
+    local id = ids[k]
+    if times[k] < lo then
+      conflicts[#conflicts + 1] = k - 1
+      conflicts[#conflicts + 1] = 'r'
+    elseif batch[id] or (nums[k] ~= nil and seenInt(nums[k])) or (nums[k] == nil and redis.call('ZSCORE', KEYS[2], id)) then
+      conflicts[#conflicts + 1] = k - 1
+      conflicts[#conflicts + 1] = 'd'
+    else
+      batch[id] = true
+    end
+  end
+  if #conflicts > 0 then
+    local ret = { -1 }
+    for _, v in ipairs(conflicts) do ret[#ret + 1] = v end
+    return ret
+  end
 end
 
 -- The stored base candles of the buckets the batch touches, in one read
@@ -130,7 +181,7 @@ end
 local late = 0
 local partials = {}
 local lowB, highB
-for at = 9, #ARGV - 1, 2 do
+for at = 10, #ARGV - 1, 2 do
   local b = tonumber(ARGV[at])
   partials[#partials + 1] = { time = b, text = ARGV[at + 1] }
   if lowB == nil or b < lowB then lowB = b end
@@ -152,14 +203,26 @@ end
 -- 2. Write. The stream first: if it cannot be written, nothing was.
 if n > 0 then
   local newest, oldest = 0, nil
-  for k = 1, n do
-    local t = times[k]
-    if t > newest then newest = t end
-    if oldest == nil or t < oldest then oldest = t end
-    local b = math.floor(t / base) * base
-    if closed and b <= closed then late = late + 1 end
+  if fast then
+    newest, oldest = newestT, oldestT
+    local b = math.floor(oldest / base) * base
     if first == nil or b < first then first = b end
-    if lt == nil or t > lt then lt = t end
+    if lt == nil or newest > lt then lt = newest end
+    if closed then
+      for _, x in ipairs(partials) do
+        if x.time <= closed then late = late + tonumber(string.match(x.text, '"trades":(%d+)')) end
+      end
+    end
+  else
+    for k = 1, n do
+      local t = times[k]
+      if t > newest then newest = t end
+      if oldest == nil or t < oldest then oldest = t end
+      local b = math.floor(t / base) * base
+      if closed and b <= closed then late = late + 1 end
+      if first == nil or b < first then first = b end
+      if lt == nil or t > lt then lt = t end
+    end
   end
   if sm ~= nil and sm > newest then newest = sm end
   sm = newest
@@ -169,9 +232,9 @@ if n > 0 then
   if sl == nil or newest - oldest > sl then sl = newest - oldest; slMoved = true end
   local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[2])
   redis.call('XADD', KEYS[1], 'MINID', '~', num(cutoff), num(newest) .. '-*', 'b', ARGV[8])
-  -- Other ids, one by one.
+  -- Other ids, one by one (the summary's batches have none).
   local plain = {}
-  for k = 1, n do
+  for k = 1, fast and 0 or n do
     if nums[k] == nil then
       plain[#plain + 1] = times[k]
       plain[#plain + 1] = ids[k]
@@ -182,20 +245,20 @@ if n > 0 then
   end
   -- Integer ids: runs of consecutive ids (exchange ids usually arrive in
   -- order: one pass; else sorted first), merged with the ranges they touch.
-  local order = {}
-  local sorted = true
-  local last
-  for k = 1, n do
-    local x = nums[k]
-    if x ~= nil then
-      order[#order + 1] = k
-      if last ~= nil and x <= last then sorted = false end
-      last = x
+  if runs == nil then
+    local order = {}
+    local sorted = true
+    local last
+    for k = 1, n do
+      local x = nums[k]
+      if x ~= nil then
+        order[#order + 1] = k
+        if last ~= nil and x <= last then sorted = false end
+        last = x
+      end
     end
-  end
-  if #order > 0 then
     if not sorted then table.sort(order, function(a, b) return nums[a] < nums[b] end) end
-    local runs = {}
+    runs = {}
     local cur
     for _, k in ipairs(order) do
       local x, t = nums[k], times[k]
@@ -207,6 +270,8 @@ if n > 0 then
         runs[#runs + 1] = cur
       end
     end
+  end
+  if #runs > 0 then
     for _, r in ipairs(ranges) do runs[#runs + 1] = r end
     if #ranges > 0 then table.sort(runs, function(a, b) return a.lo < b.lo end) end
     local merged = {}
