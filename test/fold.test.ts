@@ -61,9 +61,25 @@ describe('the production fold', () => {
         expect(batch.maxTime).toBe(Math.max(...ticks.map((t) => t.time)));
         expect(batch.packed().toString('latin1')).toBe(packTrades(ticks));
         expect(batch.candles().sort((a, b) => a.time - b.time)).toEqual(folded);
+        // Rolled up into longer periods (per bucket), it is the reference fold of those periods.
+        for (const ms of [300_000, 3_600_000]) {
+          expect(batch.candles(ms).sort((a, b) => a.time - b.time)).toEqual(candlesFromTicks(ticks, ms).filter((c) => c.trades > 0));
+        }
         const args: (string | number | Buffer)[] = [];
-        batch.encodedCandles(args);
-        expect(args.map((a) => (Buffer.isBuffer(a) ? a.toString('latin1') : a))).toEqual(batch.candles().flatMap((c) => [c.time, encodeStored(c)]));
+        batch.encodedCandles(args, [300_000, 3_600_000]);
+        const pairs = (ms?: number) => batch.candles(ms).flatMap((c) => [c.time, encodeStored(c)]);
+        expect(args.map((a) => (Buffer.isBuffer(a) ? a.toString('latin1') : a))).toEqual([
+          2,
+          300_000,
+          batch.candles(300_000).length,
+          ...pairs(300_000),
+          3_600_000,
+          batch.candles(3_600_000).length,
+          ...pairs(3_600_000),
+          ...pairs(),
+        ]);
+        // The base's own candles are left as they were by the roll-ups.
+        expect(batch.candles().sort((a, b) => a.time - b.time)).toEqual(folded);
         expect(batch.ticks('A_B')).toEqual(ticks);
       }),
       fuzzParams(300),

@@ -19,6 +19,7 @@ import {
   unpackTrades,
   compareTrades,
   TradeBatch,
+  HistoryStore,
 } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from './support/redis.js';
 
@@ -89,6 +90,49 @@ describe('Lua store', () => {
       expect(await allClosed(store, 'A_B', ms), `period ${ms}`).toEqual(expected);
     }
     expect(await store.formingCandles('A_B', 5000, replayAt(last, true))).toEqual([]);
+  });
+
+  it('rolls up at close what was stored before a period was built as trades come: a period added to PERIODS, imported history', async () => {
+    // A deployment with 1s and 1m only takes trades; then 5s and 15s are
+    // added. The first write of each new period builds it from the bucket
+    // after the newest candle stored; the buckets before are rolled up.
+    const prefix = testPrefix('store');
+    prefixes.push(prefix);
+    const keys = new Keys(prefix);
+    const before = new CandleStore(redis, keys, planPeriods(parsePeriods('1s,1m')));
+    const after = new CandleStore(redis, keys, planPeriods(parsePeriods('1s,5s,15s,1m')));
+    const ticks = makeTicks(600, 120_000, 31).sort((a, b) => a.time - b.time);
+    const cut = ticks.findIndex((t) => t.time >= T0 + 62_300);
+    await before.addTicks('A_B', ticks.slice(0, cut));
+    await after.addTicks('A_B', ticks.slice(cut));
+    const bf = await redis.hmget(keys.state('A_B'), 'bf:5000', 'bf:15000');
+    expect(bf.map(Number)).toEqual([Math.floor(ticks[cut - 1]!.time / 5000) * 5000 + 5000, Math.floor(ticks[cut - 1]!.time / 15_000) * 15_000 + 15_000]);
+    const last = ticks.at(-1)!.time;
+    await after.closePair('A_B', closeLimits(after.plan, replayAt(last, true), 0));
+    for (const ms of [5000, 15_000, 60_000]) expect(await allClosed(after, 'A_B', ms), `period ${ms}`).toEqual(candlesFromTicks(ticks, ms).map(strip));
+
+    // Imported history lands in a longer period's key (1m), not the base's
+    // (1s): a live write before the workers rolled the history up still
+    // leaves the hours before it to the roll-up.
+    const p2 = testPrefix('store');
+    prefixes.push(p2);
+    const k2 = new Keys(p2);
+    const plan2 = planPeriods(parsePeriods('1s,1m,1h'));
+    const live = new CandleStore(redis, k2, plan2);
+    const history = new HistoryStore(redis, k2, plan2);
+    const H = 3_600_000;
+    const boundary = T0 + 2 * H + 120_000;
+    // The last imported minute is in the hour live data begins in.
+    const old = [...makeTicks(400, 2 * H, 32), { pair: 'A_B', time: boundary - 30_000, price: '101', quantity: '2', amount: '202', id: '89999' }];
+    await history.begin('A_B', T0, 60_000);
+    await history.write('A_B', 60_000, T0, boundary, candlesFromTicks(old, 60_000));
+    await history.finish('A_B', 60_000, boundary);
+    const fresh = makeTicks(50, 30_000, 33).map((t, i) => ({ ...t, time: boundary + (t.time - T0), id: String(90_000 + i) }));
+    await live.addTicks('A_B', fresh);
+    expect(Number(await redis.hget(k2.state('A_B'), `bf:${H}`))).toBe(T0 + 2 * H + H);
+    await live.closePair('A_B', closeLimits(plan2, replayAt(boundary + 3 * H, true), 0));
+    const hours = (await allClosed(live, 'A_B', H)).map(({ origin: _o, ...c }) => c);
+    expect(hours).toEqual(candlesFromTicks([...old, ...fresh], H, boundary + 3 * H).map(strip));
   });
 
   it('counts a trade seen twice once, and a second close changes nothing', async () => {

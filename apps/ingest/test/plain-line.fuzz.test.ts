@@ -265,10 +265,12 @@ describe('the plain JSON line fast path', () => {
         expect(fast.ticks('X_Y')).toEqual(general.ticks('X_Y'));
         const a: (string | number | Buffer)[] = [];
         const b: (string | number | Buffer)[] = [];
-        fast.encodedCandles(a);
-        general.encodedCandles(b);
+        fast.encodedCandles(a, [3_600_000]);
+        general.encodedCandles(b, [3_600_000]);
         expect(a.map(String)).toEqual(b.map(String));
-        expect(a.map(String)).toEqual(general.candles().flatMap((c) => [String(c.time), encodeStored(c)]));
+        const pairs = (ms?: number) => general.candles(ms).flatMap((c) => [String(c.time), encodeStored(c)]);
+        const hours = general.candles(3_600_000);
+        expect(a.map(String)).toEqual(['1', '3600000', String(hours.length), ...pairs(3_600_000), ...pairs()]);
       }),
       fuzzParams(ROUNDS / 10),
     );

@@ -27,8 +27,11 @@ describe('close errors', () => {
     for (const [i, pair] of pairs.entries()) await store.addTicks(pair, syntheticTicks(pair, T0, 3_600_000, 200, i + 1));
     await store.registerPairs(pairs);
     await redis.hset(keys.clock(), { source: 'replay', time: T0 + 3_600_000, done: '1' });
-    // B's 1m candles hold one that does not decode: rolling up its 5m fails.
+    // B's 1m candles hold one that does not decode, and its 5m candles are
+    // rolled up at close (as for trades stored before 5m was built as they
+    // come: no bf mark): rolling up its 5m fails.
     await redis.zadd(keys.candles('B_USDT', 60_000), T0 + 120_000, '{broken');
+    await redis.hdel(keys.state('B_USDT'), 'bf:300000');
     const lines: Record<string, unknown>[] = [];
     const log = createLogger('test', 'info', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
     const closer = new Closer(redis, keys, plan, 0, log);

@@ -65,7 +65,11 @@ export class TickStore {
     if (batch.count === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
     const clock = opts.clock ?? batch.maxTime;
     const k = this.keys;
-    const keys = [k.ticks(pair), k.ids(pair), k.seen(pair), k.state(pair), k.candles(pair, this.plan.baseMs), k.revised(pair)];
+    // The longer periods of the chain are built as the trades come (their
+    // candles merged here too), from the bucket after the newest base candle
+    // stored before the first such write (lua/add-ticks.lua).
+    const longer = this.plan.chain.slice(1).map((c) => c.ms);
+    const keys = [k.ticks(pair), k.ids(pair), k.seen(pair), k.state(pair), k.candles(pair, this.plan.baseMs), k.revised(pair), ...longer.map((ms) => k.candles(pair, ms))];
     // Indexes (into the first batch) still to be written; built on a resend only.
     let live: number[] | undefined;
     let duplicates = 0;
@@ -82,8 +86,8 @@ export class TickStore {
         batch.packed(),
         batch.summary(),
       ];
-      batch.encodedCandles(args);
-      const r = await this.redis.addTicks(...keys, ...args);
+      batch.encodedCandles(args, longer);
+      const r = await this.redis.addTicks(keys.length, ...keys, ...args);
       if (Number(r[0]) !== -1) {
         return { added: Number(r[0]), duplicates, late: Number(r[1]), refused: refused.sort((a, b) => a - b) };
       }

@@ -93,6 +93,21 @@ class Sum {
     this.text = D.add(this.text, s);
   }
 
+  /** Adds another sum's value (rolling partial candles up). */
+  addSum(other: Sum): void {
+    if (other.single === undefined && other.text === undefined) this.addUnits(other.units, other.scale);
+    else this.add(other.value());
+  }
+
+  /** A copy to add to (the batch's base candles stay as they are). */
+  copy(): Sum {
+    const c = new Sum(this.single);
+    c.units = this.units;
+    c.scale = this.scale;
+    c.text = this.text;
+    return c;
+  }
+
   /** At least the length of value(): a safe integer's 16 digits, a point and 22 fraction digits, or the text. */
   maxLength(): number {
     return this.single !== undefined ? this.single.length : this.text !== undefined ? this.text.length : 40;
@@ -119,6 +134,45 @@ class Sum {
 }
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * Partial candles (each with its first and last trade) rolled up into the
+ * buckets of a longer period: open and close by (time, id), high and low by
+ * value, sums exact. The parts are not changed.
+ */
+function rollUpMutable(parts: Iterable<Mutable>, ms: number): Map<number, Mutable> {
+  const out = new Map<number, Mutable>();
+  for (const p of parts) {
+    const n = Math.floor(p.time / ms);
+    const c = out.get(n);
+    if (c === undefined) {
+      out.set(n, { ...p, time: n * ms, volume: p.volume.copy(), quoteVolume: p.quoteVolume.copy() });
+      continue;
+    }
+    if (p.ot < c.ot || (p.ot === c.ot && compareIds(p.oi, c.oi) < 0)) {
+      c.open = p.open;
+      c.ot = p.ot;
+      c.oi = p.oi;
+    }
+    if (p.ct > c.ct || (p.ct === c.ct && compareIds(p.ci, c.ci) > 0)) {
+      c.close = p.close;
+      c.ct = p.ct;
+      c.ci = p.ci;
+    }
+    if (p.highN > c.highN || (!(p.highN < c.highN) && p.high !== c.high && D.compare(p.high, c.high) > 0)) {
+      c.high = p.high;
+      c.highN = p.highN;
+    }
+    if (p.lowN < c.lowN || (!(p.lowN > c.lowN) && p.low !== c.low && D.compare(p.low, c.low) < 0)) {
+      c.low = p.low;
+      c.lowN = p.lowN;
+    }
+    c.volume.addSum(p.volume);
+    c.quoteVolume.addSum(p.quoteVolume);
+    c.trades += p.trades;
+  }
+  return out;
+}
 
 /** The batch's partial candles, one per base bucket touched, in the order first touched. */
 export function foldBatch(ticks: readonly Tick[], baseMs: number): StoredCandle[] {
@@ -379,26 +433,48 @@ export class TradeBatch {
     return this.text.subarray(0, this.len);
   }
 
-  /** One partial candle per base bucket touched (what foldBatch gives). */
-  candles(): StoredCandle[] {
-    return finish(this.buckets);
+  /** One partial candle per base bucket touched (what foldBatch gives), or per bucket of a longer period `ms`, rolled up. */
+  candles(ms?: number): StoredCandle[] {
+    return finish(ms === undefined || ms === this.baseMs ? this.buckets : rollUpMutable(this.buckets.values(), ms));
   }
 
   /**
-   * Per bucket touched, its start and its candle as stored (encodeStored's
-   * text, as bytes), appended to `out`: the script's arguments. The
-   * candles are written into one Buffer, each a view of it: Redis gets the
-   * same bytes, without a string per candle for the client to measure and
-   * encode again.
+   * The script's candle arguments, appended to `out`: the number of
+   * `longer` periods, then for each its length, its number of buckets
+   * touched and per bucket its start and the batch's candle of it; then per
+   * base bucket touched its start and candle. A longer period's candles are
+   * the base ones rolled up (per bucket, not per trade: the cost does not
+   * grow with the trades). Each candle is encodeStored's text, as bytes, all
+   * written into one Buffer, each a view of it: Redis gets the same bytes,
+   * without a string per candle for the client to measure and encode again.
    */
-  encodedCandles(out: (string | number | Buffer)[]): void {
+  encodedCandles(out: (string | number | Buffer)[], longer: readonly number[] = []): void {
+    const groups: { ms: number; candles: Iterable<Mutable>; count: number }[] = [];
+    for (const ms of longer) {
+      const rolled = rollUpMutable(this.buckets.values(), ms);
+      groups.push({ ms, candles: rolled.values(), count: rolled.size });
+    }
+    groups.push({ ms: this.baseMs, candles: this.buckets.values(), count: this.buckets.size });
+    const all: Mutable[][] = groups.map((g) => [...g.candles]);
     let size = 0;
-    for (const c of this.buckets.values()) {
-      size += CANDLE_FIXED + c.open.length + c.high.length + c.low.length + c.close.length + c.oi.length + c.ci.length + c.volume.maxLength() + c.quoteVolume.maxLength();
+    for (const list of all) {
+      for (const c of list) {
+        size += CANDLE_FIXED + c.open.length + c.high.length + c.low.length + c.close.length + c.oi.length + c.ci.length + c.volume.maxLength() + c.quoteVolume.maxLength();
+      }
     }
     const b = Buffer.allocUnsafe(size);
     let o = 0;
-    for (const c of this.buckets.values()) {
+    out.push(longer.length);
+    for (let g = 0; g < all.length; g++) {
+      if (g < longer.length) out.push(groups[g]!.ms, all[g]!.length);
+      o = this.writeCandles(b, o, all[g]!, out);
+    }
+    // A Buffer drops writes past its end: a bound too small must not pass unseen.
+    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
+  }
+
+  private writeCandles(b: Buffer, o: number, candles: readonly Mutable[], out: (string | number | Buffer)[]): number {
+    for (const c of candles) {
       const from = o;
       o = bytes(b, o, P_TIME);
       o = writeUnits(b, o, c.time, 0);
@@ -427,8 +503,7 @@ export class TradeBatch {
       o = bytes(b, o, P_END);
       out.push(c.time, b.subarray(from, o));
     }
-    // A Buffer drops writes past its end: a bound too small must not pass unseen.
-    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
+    return o;
   }
 
   /** The trades back, in the order pushed. */

@@ -44,7 +44,9 @@ export class Keys {
   /**
    * Hash: `first` (first traded base bucket), `lt` (last trade time), `lo`
    * (the low time bound: older trades are refused), `c:<ms>` (start of the
-   * last closed bucket per period), `sm` (the tick stream's newest entry
+   * last closed bucket per period), `bf:<ms>` (per longer period, the first
+   * bucket built as trades come: earlier ones are rolled up at close),
+   * `sm` (the tick stream's newest entry
    * time), `sl` (the most an entry's ID has been past its oldest trade, ms:
    * how far GET /trades looks beyond a time for late trades), `v` (the
    * data version: moved by every script write a candle read could see, so
@@ -57,12 +59,13 @@ export class Keys {
   }
   /**
    * Sorted set of one period's candles (JSON) with trades, scored by bucket
-   * start. The base period's holds its forming buckets too.
+   * start, forming buckets included (a longer period's from `bf:<ms>` on;
+   * before it, closed roll-ups only).
    */
   candles(pair: string, periodMs: number): string {
     return `${this.prefix}:candles:{${pair}}:${periodLabel(periodMs)}`;
   }
-  /** Sorted set of closed base buckets revised by late trades, awaiting roll-up. */
+  /** Sorted set of closed base buckets revised by late trades, awaiting their `revised` events (and the re-roll of buckets before `bf:<ms>`). */
   revised(pair: string): string {
     return `${this.prefix}:revised:{${pair}}`;
   }

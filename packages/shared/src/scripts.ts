@@ -18,7 +18,7 @@ function load(file: string): string {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** lua/add-ticks.lua: returns [added, late], or [-1, index, kind, ...] when some trades are not new or too old. */
-    addTicks(...keysAndArgs: (string | number | Buffer)[]): Result<(string | number)[], Context>;
+    addTicks(numKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Result<(string | number)[], Context>;
     /** lua/close-pair.lua: returns [closed, revised, more, ...events]. */
     closePair(numKeys: number, ...keysAndArgs: (string | number)[]): Result<(string | number)[], Context>;
     /** lua/read-candles.lua: the forming candles' public JSON and the closed range as stored (candle-reads.ts candlesText). */
@@ -53,7 +53,7 @@ export function defineScripts(redis: Redis | Cluster): void {
   };
   if (defined.has(redis)) return;
   defined.add(redis);
-  redis.defineCommand('addTicks', { numberOfKeys: 6, lua: sources.addTicks });
+  redis.defineCommand('addTicks', { lua: sources.addTicks });
   redis.defineCommand('closePair', { lua: sources.closePair });
   redis.defineCommand('readCandles', { lua: sources.readCandles, readOnly: true });
   redis.defineCommand('auditRecord', { numberOfKeys: 3, lua: sources.auditRecord });

@@ -22,6 +22,17 @@
   KEYS[4] pair state       state:{PAIR}    hash (see keys.ts)
   KEYS[5] base candles     candles:{PAIR}:<base>
   KEYS[6] revised buckets  revised:{PAIR}
+  KEYS[7..] candles of each longer period of the chain, in ARGV[10]'s order
+
+  The longer periods are built as trades come: each batch's candle of a
+  bucket is merged into the stored one, so the close only moves a mark.
+  A period is built so from the bucket after the newest candle (of any
+  period of the chain) stored before its first such write (state field
+  bf:<ms>, set then and never moved): any earlier bucket may hold trades
+  stored before (history imported, a deployment before this script, a
+  period added to PERIODS),
+  so the close rolls it up from its source instead, and re-rolls it when a
+  late trade revises it (close-pair.lua).
 
   ARGV[1] base period, ms      ARGV[2] tick retention, ms
   ARGV[3] MAX_LATE, ms         ARGV[4] the source's clock at acceptance, ms
@@ -39,10 +50,12 @@
           the stored ranges. Anything that does not pass (a conflict, a
           summary that does not add up) is checked trade by trade from
           ARGV[8], which finds exactly which trades conflict.
-  ARGV[10 ..] per base bucket touched, 2 values: bucket start, and the
-          batch's candle of that bucket as stored (enc() of candle.lua, with
-          its first and last trades' time and id): a bucket new to the store
-          takes it as it is, an existing one merges it
+  ARGV[10] L, the number of longer periods; then per longer period its
+          length (ms), its number of buckets touched c, and c pairs as
+          below; then, to the end, per base bucket touched, 2 values: bucket
+          start, and the batch's candle of that bucket as stored (enc() of
+          candle.lua, with its first and last trades' time and id): a bucket
+          new to the store takes it as it is, an existing one merges it
 
   Returns { added, late } once written, or { -1, i1, k1, i2, k2, ... } when
   trade i (0-based) is a duplicate (k "d") or older than the pair's low
@@ -60,7 +73,28 @@ for i, want in ipairs(kinds) do
 end
 
 local base = tonumber(ARGV[1])
-local st = redis.call('HMGET', KEYS[4], 'first', 'c:' .. ARGV[1], 'lt', 'lo', 'sm', 'sl')
+-- The batch's candles: of each longer period, then of the base.
+local longer = {}
+local at = 11
+local stFields = { 'first', 'c:' .. ARGV[1], 'lt', 'lo', 'sm', 'sl' }
+for j = 1, tonumber(ARGV[10]) do
+  local q = { ms = tonumber(ARGV[at]), key = KEYS[6 + j], parts = {} }
+  local c = tonumber(ARGV[at + 1])
+  at = at + 2
+  for i = 1, c do
+    q.parts[i] = { time = tonumber(ARGV[at]), text = ARGV[at + 1] }
+    at = at + 2
+  end
+  longer[j] = q
+  stFields[#stFields + 1] = 'bf:' .. num(q.ms)
+  local t = redis.call('TYPE', q.key).ok
+  if t ~= 'none' and t ~= 'zset' then
+    return redis.error_reply('WRONGTYPE ' .. q.key .. ' is a ' .. t .. ', not a zset')
+  end
+end
+local baseAt = at
+local st = redis.call('HMGET', KEYS[4], unpack(stFields))
+for j, q in ipairs(longer) do q.bf = tonumber(st[6 + j]) end
 local first, closed, lt, lo, sm, sl = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]), tonumber(st[4]), tonumber(st[5]), tonumber(st[6])
 local slMoved = false
 local floor = tonumber(ARGV[4]) - tonumber(ARGV[3])
@@ -181,7 +215,7 @@ end
 local late = 0
 local partials = {}
 local lowB, highB
-for at = 10, #ARGV - 1, 2 do
+for at = baseAt, #ARGV - 1, 2 do
   local b = tonumber(ARGV[at])
   partials[#partials + 1] = { time = b, text = ARGV[at + 1] }
   if lowB == nil or b < lowB then lowB = b end
@@ -196,6 +230,47 @@ if lowB ~= nil then
     if m ~= nil then
       x.stored = dec(m)
       x.p = dec(x.text)
+    end
+  end
+end
+
+-- Likewise the longer periods' stored candles, from where each is built
+-- as trades come.
+local baseTop
+for _, q in ipairs(longer) do
+  if q.bf == nil then
+    -- Its first write: built from the bucket after the newest candle
+    -- stored so far of any period of the chain (read before this batch's
+    -- are written): imported history is of one longer period, not the base.
+    if baseTop == nil then
+      baseTop = false
+      for k = 5, #KEYS do
+        if k ~= 6 then
+          local top = redis.call('ZRANGE', KEYS[k], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+          if top[2] and (not baseTop or tonumber(top[2]) > baseTop) then baseTop = tonumber(top[2]) end
+        end
+      end
+    end
+    q.bf = baseTop and (math.floor(baseTop / q.ms) * q.ms + q.ms) or 0
+    q.newBf = true
+  end
+  local lowQ, highQ
+  for _, x in ipairs(q.parts) do
+    if x.time >= q.bf then
+      if lowQ == nil or x.time < lowQ then lowQ = x.time end
+      if highQ == nil or x.time > highQ then highQ = x.time end
+    end
+  end
+  if lowQ ~= nil then
+    local stored = {}
+    local raw = redis.call('ZRANGE', q.key, num(lowQ), num(highQ), 'BYSCORE', 'WITHSCORES')
+    for j = 1, #raw, 2 do stored[tonumber(raw[j + 1])] = raw[j] end
+    for _, x in ipairs(q.parts) do
+      local m = stored[x.time]
+      if m ~= nil and x.time >= q.bf then
+        x.stored = dec(m)
+        x.p = dec(x.text)
+      end
     end
   end
 end
@@ -317,6 +392,22 @@ if n > 0 then
   for j = 1, #revised, 2000 do
     redis.call('ZADD', KEYS[6], unpack(revised, j, math.min(j + 1999, #revised)))
   end
+  for _, q in ipairs(longer) do
+    local add = {}
+    for _, x in ipairs(q.parts) do
+      if x.time >= q.bf then
+        if x.stored == nil then
+          add[#add + 1] = x.time
+          add[#add + 1] = x.text
+        else
+          put(q.key, merge(x.stored, x.p))
+        end
+      end
+    end
+    for j = 1, #add, 2000 do
+      redis.call('ZADD', q.key, unpack(add, j, math.min(j + 1999, #add)))
+    end
+  end
 end
 
 -- Forget what the low bound has passed: ids one by one, ranges from the
@@ -339,6 +430,11 @@ if n > 0 then
 end
 if ARGV[5] ~= '' then
   fields[#fields + 1] = 'rp'; fields[#fields + 1] = ARGV[5]
+end
+for _, q in ipairs(longer) do
+  if q.newBf and n > 0 then
+    fields[#fields + 1] = 'bf:' .. num(q.ms); fields[#fields + 1] = num(q.bf)
+  end
 end
 redis.call('HSET', KEYS[4], unpack(fields))
 if n > 0 then

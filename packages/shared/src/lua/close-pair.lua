@@ -6,10 +6,13 @@
   nothing. All keys share the pair's hash tag.
 
   Only buckets with trades are stored; flat ones are derived when read. So
-  closing the base period moves its watermark and writes nothing, and a
-  longer period writes one roll-up per bucket that has trades: the work is
-  bounded by the trades stored and the budget, never by how far the clock
-  moved (a replay jumping a year closes in one step).
+  closing the base period moves its watermark and writes nothing, and so
+  does closing a longer period's buckets that the ingester builds as trades
+  come (from state field bf:<ms> on, add-ticks.lua). Its buckets before that
+  (trades stored before it was built so: history, an older deployment, a
+  period added to PERIODS) get one roll-up per bucket that has trades: the
+  work is bounded by the trades stored and the budget, never by how far the
+  clock moved (a replay jumping a year closes in one step).
 
   KEYS[1] pair state            state:{PAIR}      hash: first, c:<ms>, counters
   KEYS[2] revised base buckets  revised:{PAIR}
@@ -48,12 +51,15 @@ for k = 1, n do
   }
   fields[#fields + 1] = 'c:' .. ARGV[o]
 end
+for k = 1, n do fields[#fields + 1] = 'bf:' .. ARGV[4 + (k - 1) * 5] end
 local st = redis.call('HMGET', KEYS[1], unpack(fields))
 local first = tonumber(st[1])
 if first == nil then return { 0, 0, 0 } end
 for k = 1, n do
   L[k].closed = tonumber(st[1 + k])
   L[k].closed0 = L[k].closed
+  -- Built as trades come from here on (add-ticks.lua; never for the base).
+  L[k].bf = tonumber(st[1 + n + k])
 end
 
 local closedCount, revisedCount, more = 0, 0, 0
@@ -120,8 +126,10 @@ if #rv > 0 then
       if p.closed and pb <= p.closed and not done[pb] then
         done[pb] = true
         local c
-        if k == 1 then
+        if k == 1 or (p.bf and pb >= p.bf) then
+          -- Stored as it is: the base, and buckets built as trades come.
           c = get(p.key, pb)
+          if k > 1 then revisedCount = revisedCount + 1 end
         else
           local parts = range(L[p.src].key, pb, pb + p.ms - 1)
           budget = budget - #parts - 1
@@ -171,10 +179,15 @@ for _, p in ipairs(L) do
       if kept > start then start = kept end
     end
     local upto = lim
-    if start <= lim and s then
-      -- The source's candles of [start, lim + p): parsed lite (range()),
+    -- Roll up only the buckets before bf: those from it on are built.
+    local rollTo = lim
+    if p.bf and p.bf - p.ms < rollTo then rollTo = p.bf - p.ms end
+    if start <= rollTo and s then
+      upto = rollTo
+      local cut = false
+      -- The source's candles of [start, rollTo + p): parsed lite (range()),
       -- their buckets from the scores.
-      local parts = range(s.key, start, lim + p.ms - 1, budget + 1)
+      local parts = range(s.key, start, rollTo + p.ms - 1, budget + 1)
       if #parts > budget then
         -- Keep whole buckets only: the last one touched may be cut.
         local lastB = math.floor(parts[#parts].time / p.ms) * p.ms
@@ -185,12 +198,13 @@ for _, p in ipairs(L) do
           upto = start
         else
           upto = lastB - p.ms
-          local cut = {}
+          local kept = {}
           for _, c in ipairs(parts) do
-            if c.time < lastB then cut[#cut + 1] = c end
+            if c.time < lastB then kept[#kept + 1] = c end
           end
-          parts = cut
+          parts = kept
         end
+        cut = true
         more = 1
       end
       budget = budget - #parts
@@ -221,6 +235,8 @@ for _, p in ipairs(L) do
           redis.call('ZADD', p.key, unpack(add, j, math.min(j + 1999, #add)))
         end
       end
+      -- All before bf rolled up: the built buckets after it close as they are.
+      if not cut then upto = lim end
     end
     if start <= upto then
       closedCount = closedCount + (upto - start) / p.ms + 1

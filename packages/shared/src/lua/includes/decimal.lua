@@ -126,7 +126,9 @@ local function dsum(values)
     local d = string.find(v, '.', 1, true)
     local s = d and (#v - d) or 0
     if (d and #v - 1 or #v) > 15 or s > 22 then units = nil; break end
-    local x = tonumber(d and (string.sub(v, 1, d - 1) .. string.sub(v, d + 1)) or v)
+    -- At most 15 digits: the double nearest v, times 10^s, is within 0.25 of
+    -- the integer units (as in daddSmall), so rounding gives them exactly.
+    local x = d and math.floor(tonumber(v) * POW10[s] + 0.5) or tonumber(v)
     if s > scale then
       units = units * POW10[s - scale]
       scale = s
