@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CheckedTick, TickError, TradeBatch, encodeStored, toTick, type RawTrade, type Tick } from '@candlestack/shared';
+import { CheckedTick, TickError, TradeBatch, decimal, encodeStored, toTick, type RawTrade, type Tick } from '@candlestack/shared';
 import { fuzzParams, hostile } from '../../../test/support/fuzz.js';
 import { parsePlainLine } from '../src/sources/plain-line.js';
 import { LineError, detectFormat } from '../src/sources/replay-formats.js';
@@ -60,6 +60,11 @@ function check(line: string, lineNo: number): boolean {
   // toTick gives the same Tick, and takes the fast path's as it is.
   expect(fields(tickOrError(raw))).toEqual(fields(fast));
   expect(toTick(fast)).toBe(fast);
+  // The price's units, when given, are the price, and give the double the fold would parse from it.
+  if (fast.priceUnits === fast.priceUnits) {
+    expect(decimal.formatUnits(fast.priceUnits, fast.priceScale)).toBe(fast.price);
+    expect(fast.priceUnits / 10 ** fast.priceScale).toBe(Number(fast.price));
+  }
   return true;
 }
 

@@ -164,8 +164,13 @@ function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void
   const n = Math.floor(time / baseMs);
   const c = byBucket.get(n);
   const price = t.price;
+  // The price's double: from its units when a parser found them exact (the
+  // same double: both are the correctly rounded value of units / 10^scale,
+  // both operands exact), else parsed from its text.
+  const pu = checked ? t.priceUnits : NaN;
+  const ps = checked ? t.priceScale : 0;
   if (c === undefined) {
-    const x = price.length <= 16 ? Number(price) : NaN;
+    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
     byBucket.set(n, {
       time: n * baseMs,
       open: price,
@@ -198,7 +203,7 @@ function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void
     // Distinct decimals of at most 15 significant digits (16 characters)
     // are distinct doubles in the same order (decimal.ts compare()); the
     // bounds' doubles are kept, so most trades parse one number.
-    const x = price.length <= 16 ? Number(price) : NaN;
+    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
     if (x > c.highN || (!(x < c.highN) && price !== c.high && D.compare(price, c.high) > 0)) {
       c.high = price;
       c.highN = x;
@@ -405,15 +410,37 @@ const LOWER_B = 0x62;
 const LOWER_S = 0x73;
 const DIGITS = new Uint8Array(32);
 
-/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a safe integer, scale at most 30. */
-export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
-  // The digits, least significant first (units is a safe integer: % and / are exact).
+/**
+ * The digits of a non-negative safe integer into DIGITS, least significant
+ * first; their count. In 32-bit integer arithmetic: above 2^31 the number
+ * is split at 10^8 (both parts exact), as a double's `%` is a call to fmod.
+ */
+function digitsOf(units: number): number {
   let n = 0;
   let v = units;
+  if (v > 0x7fffffff) {
+    // hi < 2^53 / 10^8 < 2^31; hi * 10^8 and the difference are exact.
+    const hi = Math.floor(v / 1e8);
+    let lo = (v - hi * 1e8) | 0;
+    for (let k = 0; k < 8; k++) {
+      const q = (lo / 10) | 0;
+      DIGITS[n++] = 48 + lo - q * 10;
+      lo = q;
+    }
+    v = hi;
+  }
+  let x = v | 0;
   do {
-    DIGITS[n++] = 48 + (v % 10);
-    v = Math.floor(v / 10);
-  } while (v > 0);
+    const q = (x / 10) | 0;
+    DIGITS[n++] = 48 + x - q * 10;
+    x = q;
+  } while (x > 0);
+  return n;
+}
+
+/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a non-negative safe integer, scale at most 30. */
+export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
+  let n = digitsOf(units);
   if (scale === 0) {
     while (n > 0) b[o++] = DIGITS[--n]!;
     return o;

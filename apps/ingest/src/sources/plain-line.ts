@@ -237,6 +237,8 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     quantity.end,
     idAt,
     idEnd,
+    price.small ? price.units : NaN,
+    price.scale,
     quantity.small ? quantity.units : NaN,
     quantity.scale,
     exact ? u : NaN,
