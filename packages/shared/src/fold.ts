@@ -8,25 +8,8 @@
  */
 import { compareIds, type StoredCandle, type Tick } from './candle.js';
 import * as D from './decimal.js';
+import { slab, slabAt, slabUsed } from './slab.js';
 import { CheckedTick } from './tick.js';
-
-interface Mutable {
-  time: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  /** high and low as doubles (NaN when longer than 16 characters). */
-  highN: number;
-  lowN: number;
-  volume: Sum;
-  quoteVolume: Sum;
-  trades: number;
-  ot: number;
-  oi: string;
-  ct: number;
-  ci: string;
-}
 
 /**
  * An exact running sum of decimal strings: integer units at a scale while
@@ -122,30 +105,175 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** The batch's partial candles, one per base bucket touched, in the order first touched. */
 export function foldBatch(ticks: readonly Tick[], baseMs: number): StoredCandle[] {
-  const byBucket = new Map<number, Mutable>();
-  for (const t of ticks) foldInto(byBucket, t, baseMs);
-  return finish(byBucket);
+  const buckets = new Buckets();
+  for (const t of ticks) foldInto(buckets, t, baseMs);
+  return buckets.candles();
 }
 
-function finish(byBucket: Map<number, Mutable>): StoredCandle[] {
-  const out: StoredCandle[] = [];
-  for (const c of byBucket.values()) {
-    out.push({
-      time: c.time,
-      open: c.open,
-      high: c.high,
-      low: c.low,
-      close: c.close,
-      volume: c.volume.value(),
-      quoteVolume: c.quoteVolume.value(),
-      trades: c.trades,
-      ot: c.ot,
-      oi: c.oi,
-      ct: c.ct,
-      ci: c.ci,
-    });
+// A bucket's numbers, NUMS of them per bucket in Buckets.num.
+const TIME = 0;
+const OT = 1;
+const CT = 2;
+/** High and low as doubles (NaN when longer than 16 characters). */
+const HIGH_N = 3;
+const LOW_N = 4;
+const TRADES = 5;
+/** The volume's units (at its scale in Buckets.scale) while no Sum holds them; the quote volume's next. */
+const VOLUME_UNITS = 6;
+const NUMS = 8;
+// A bucket's strings, STRS of them per bucket in Buckets.str.
+const OPEN = 0;
+const HIGH = 1;
+const LOW = 2;
+const CLOSE = 3;
+const OI = 4;
+const CI = 5;
+const STRS = 6;
+
+/**
+ * The partial candles of a batch, one per base bucket touched, in the order
+ * first touched, as arrays rather than an object per candle: a candle's
+ * numbers are one 64-byte row of a Float64Array, its strings six slots of
+ * an array, its two sums integer units at a scale (a Sum object only when a
+ * sum leaves them: a general Tick's text, or units past 2^53). A replay
+ * over many pairs touches a different pair's batch with every trade, so
+ * what costs is memory touched, not arithmetic: a Map lookup and an object,
+ * five boxed doubles and two Sums per candle were most of the fold's time,
+ * and a tenth of the ingester's objects for the garbage collector.
+ */
+class Buckets {
+  /** Buckets touched. */
+  count = 0;
+  num: Float64Array;
+  str: string[];
+  /** Per bucket, the volume's and the quote volume's scale while no Sum holds them. */
+  scale: Uint8Array;
+  /** Per bucket, the volume's and the quote volume's Sum when they left their units (else undefined). */
+  sums: (Sum | undefined)[] = [];
+  /** Sums held in `sums`. */
+  held = 0;
+  /** The longest price and id in any bucket (encodedCandles' bound). */
+  maxPrice = 0;
+  maxId = 0;
+  /** Bucket number -> index; the last one met kept aside (a pair's trades come mostly in time order). */
+  private readonly index = new Map<number, number>();
+  private lastN = NaN;
+  private lastK = -1;
+
+  constructor(capacity = 8) {
+    this.num = new Float64Array(capacity * NUMS);
+    this.str = new Array<string>(capacity * STRS);
+    this.scale = new Uint8Array(capacity * 2);
   }
-  return out;
+
+  /** The index of bucket number `n`, or -1. */
+  find(n: number): number {
+    if (n === this.lastN) return this.lastK;
+    const k = this.index.get(n);
+    if (k === undefined) return -1;
+    this.lastN = n;
+    this.lastK = k;
+    return k;
+  }
+
+  /** A new bucket `n`; its index. */
+  add(n: number): number {
+    const k = this.count++;
+    if (k * NUMS >= this.num.length) this.grow();
+    this.index.set(n, k);
+    this.lastN = n;
+    this.lastK = k;
+    return k;
+  }
+
+  private grow(): void {
+    const num = new Float64Array(this.num.length * 2);
+    num.set(this.num);
+    this.num = num;
+    const scale = new Uint8Array(this.scale.length * 2);
+    scale.set(this.scale);
+    this.scale = scale;
+  }
+
+  /** Sum `j` (0 the volume, 1 the quote volume) of bucket `k` as a Sum (made from its units when not held). */
+  sum(k: number, j: number): Sum {
+    let sum = this.sums[k * 2 + j];
+    if (sum === undefined) {
+      sum = Sum.ofUnits(this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+      this.sums[k * 2 + j] = sum;
+      this.held++;
+    }
+    return sum;
+  }
+
+  /** Sets sum `j` of bucket `k`: units at a scale, or a Sum. */
+  setSum(k: number, j: number, units: number, scale: number, sum: Sum | undefined): void {
+    if (sum !== undefined) {
+      this.sums[k * 2 + j] = sum;
+      this.held++;
+    } else {
+      this.num[k * NUMS + VOLUME_UNITS + j] = units;
+      this.scale[k * 2 + j] = scale;
+    }
+  }
+
+  /** Sum.addUnits on sum `j` of bucket `k`, in place while the units stay exact. */
+  addUnits(k: number, j: number, x: number, scale: number): void {
+    if (this.held === 0 || this.sums[k * 2 + j] === undefined) {
+      const at = k * NUMS + VOLUME_UNITS + j;
+      const own = this.scale[k * 2 + j]!;
+      const to = scale > own ? scale : own;
+      const u = this.num[at]! * POW10[to - own]! + x * POW10[to - scale]!;
+      if (Number.isSafeInteger(u)) {
+        this.num[at] = u;
+        this.scale[k * 2 + j] = to;
+        return;
+      }
+    }
+    this.sum(k, j).addUnits(x, scale);
+  }
+
+  value(k: number, j: number): string {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.value() : D.formatUnits(this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+  }
+
+  /** At least the length of value(k, j). */
+  maxLength(k: number, j: number): number {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.maxLength() : 40;
+  }
+
+  /** value(k, j)'s bytes at `o` in `b`; the offset after them. */
+  write(k: number, j: number, b: Buffer, o: number): number {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.write(b, o) : writeUnits(b, o, this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+  }
+
+  candles(): StoredCandle[] {
+    const out: StoredCandle[] = [];
+    const num = this.num;
+    const str = this.str;
+    for (let k = 0; k < this.count; k++) {
+      const x = k * NUMS;
+      const y = k * STRS;
+      out.push({
+        time: num[x + TIME]!,
+        open: str[y + OPEN]!,
+        high: str[y + HIGH]!,
+        low: str[y + LOW]!,
+        close: str[y + CLOSE]!,
+        volume: this.value(k, 0),
+        quoteVolume: this.value(k, 1),
+        trades: num[x + TRADES]!,
+        ot: num[x + OT]!,
+        oi: str[y + OI]!,
+        ct: num[x + CT]!,
+        ci: str[y + CI]!,
+      });
+    }
+    return out;
+  }
 }
 
 /** True when `units / 10^scale` can be summed as units (Sum.addUnits). */
@@ -156,68 +284,86 @@ const summable = (units: number, scale: number) => units === units && scale <= 2
  * start: no heap number per trade. A CheckedTick's quantity and amount are
  * summed from their units when it has them (their text is not made).
  */
-function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void {
+function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   const checked = t instanceof CheckedTick;
   const q = checked && summable(t.quantityUnits, t.quantityScale);
   const a = checked && summable(t.amountUnits, t.amountScale);
   const time = t.time;
   const n = Math.floor(time / baseMs);
-  const c = byBucket.get(n);
   const price = t.price;
+  const id = t.id;
+  if (price.length > b.maxPrice) b.maxPrice = price.length;
+  if (id.length > b.maxId) b.maxId = id.length;
   // The price's double: from its units when a parser found them exact (the
   // same double: both are the correctly rounded value of units / 10^scale,
   // both operands exact), else parsed from its text.
   const pu = checked ? t.priceUnits : NaN;
   const ps = checked ? t.priceScale : 0;
-  if (c === undefined) {
+  let k = b.find(n);
+  if (k < 0) {
+    k = b.add(n);
     const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
-    byBucket.set(n, {
-      time: n * baseMs,
-      open: price,
-      high: price,
-      low: price,
-      close: price,
-      highN: x,
-      lowN: x,
-      volume: q ? Sum.ofUnits(t.quantityUnits, t.quantityScale) : new Sum(t.quantity),
-      quoteVolume: a ? Sum.ofUnits(t.amountUnits, t.amountScale) : new Sum(t.amount),
-      trades: 1,
-      ot: time,
-      oi: t.id,
-      ct: time,
-      ci: t.id,
-    });
+    const num = b.num;
+    const at = k * NUMS;
+    num[at + TIME] = n * baseMs;
+    num[at + OT] = time;
+    num[at + CT] = time;
+    num[at + HIGH_N] = x;
+    num[at + LOW_N] = x;
+    num[at + TRADES] = 1;
+    const str = b.str;
+    const y = k * STRS;
+    str[y + OPEN] = price;
+    str[y + HIGH] = price;
+    str[y + LOW] = price;
+    str[y + CLOSE] = price;
+    str[y + OI] = id;
+    str[y + CI] = id;
+    if (q) b.setSum(k, 0, t.quantityUnits, t.quantityScale, undefined);
+    else b.setSum(k, 0, 0, 0, new Sum(t.quantity));
+    if (a) b.setSum(k, 1, t.amountUnits, t.amountScale, undefined);
+    else b.setSum(k, 1, 0, 0, new Sum(t.amount));
     return;
   }
-  if (time < c.ot || (time === c.ot && compareIds(t.id, c.oi) < 0)) {
-    c.open = price;
-    c.ot = time;
-    c.oi = t.id;
+  const num = b.num;
+  const str = b.str;
+  const at = k * NUMS;
+  const y = k * STRS;
+  const ot = num[at + OT]!;
+  if (time < ot || (time === ot && compareIds(id, str[y + OI]!) < 0)) {
+    str[y + OPEN] = price;
+    num[at + OT] = time;
+    str[y + OI] = id;
   }
-  if (time > c.ct || (time === c.ct && compareIds(t.id, c.ci) > 0)) {
-    c.close = price;
-    c.ct = time;
-    c.ci = t.id;
+  const ct = num[at + CT]!;
+  if (time > ct || (time === ct && compareIds(id, str[y + CI]!) > 0)) {
+    str[y + CLOSE] = price;
+    num[at + CT] = time;
+    str[y + CI] = id;
   }
-  if (price !== c.high || price !== c.low) {
+  const high = str[y + HIGH]!;
+  const low = str[y + LOW]!;
+  if (price !== high || price !== low) {
     // Distinct decimals of at most 15 significant digits (16 characters)
     // are distinct doubles in the same order (decimal.ts compare()); the
     // bounds' doubles are kept, so most trades parse one number.
     const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
-    if (x > c.highN || (!(x < c.highN) && price !== c.high && D.compare(price, c.high) > 0)) {
-      c.high = price;
-      c.highN = x;
+    const highN = num[at + HIGH_N]!;
+    if (x > highN || (!(x < highN) && price !== high && D.compare(price, high) > 0)) {
+      str[y + HIGH] = price;
+      num[at + HIGH_N] = x;
     }
-    if (x < c.lowN || (!(x > c.lowN) && price !== c.low && D.compare(price, c.low) < 0)) {
-      c.low = price;
-      c.lowN = x;
+    const lowN = num[at + LOW_N]!;
+    if (x < lowN || (!(x > lowN) && price !== low && D.compare(price, low) < 0)) {
+      str[y + LOW] = price;
+      num[at + LOW_N] = x;
     }
   }
-  if (q) c.volume.addUnits(t.quantityUnits, t.quantityScale);
-  else c.volume.add(t.quantity);
-  if (a) c.quoteVolume.addUnits(t.amountUnits, t.amountScale);
-  else c.quoteVolume.add(t.amount);
-  c.trades++;
+  if (q) b.addUnits(k, 0, t.quantityUnits, t.quantityScale);
+  else b.sum(k, 0).add(t.quantity);
+  if (a) b.addUnits(k, 1, t.amountUnits, t.amountScale);
+  else b.sum(k, 1).add(t.amount);
+  num[at + TRADES] = num[at + TRADES]! + 1;
 }
 
 const SEMICOLON = 0x3b;
@@ -242,7 +388,7 @@ export class TradeBatch {
   private len = 0;
   private amounts: Buffer;
   private alen = 0;
-  private readonly buckets = new Map<number, Mutable>();
+  private readonly buckets = new Buckets();
 
   constructor(
     readonly baseMs: number,
@@ -318,7 +464,7 @@ export class TradeBatch {
 
   /** One partial candle per base bucket touched (what foldBatch gives). */
   candles(): StoredCandle[] {
-    return finish(this.buckets);
+    return this.buckets.candles();
   }
 
   /**
@@ -329,43 +475,51 @@ export class TradeBatch {
    * encode again.
    */
   encodedCandles(out: (string | number | Buffer)[]): void {
-    let size = 0;
-    for (const c of this.buckets.values()) {
-      size += CANDLE_FIXED + c.open.length + c.high.length + c.low.length + c.close.length + c.oi.length + c.ci.length + c.volume.maxLength() + c.quoteVolume.maxLength();
-    }
-    const b = Buffer.allocUnsafe(size);
-    let o = 0;
-    for (const c of this.buckets.values()) {
+    const bk = this.buckets;
+    // A bound from the longest price and id, without reading every candle's strings.
+    let sums = 2 * 40;
+    if (bk.held > 0) for (let k = 0; k < bk.count; k++) sums = Math.max(sums, bk.maxLength(k, 0) + bk.maxLength(k, 1));
+    const size = bk.count * (CANDLE_FIXED + 4 * bk.maxPrice + 2 * bk.maxId + sums);
+    const b = slab(size);
+    const start = slabAt;
+    let o = start;
+    const num = bk.num;
+    const str = bk.str;
+    for (let k = 0; k < bk.count; k++) {
+      const x = k * NUMS;
+      const y = k * STRS;
       const from = o;
+      const time = num[x + TIME]!;
       o = bytes(b, o, P_TIME);
-      o = writeUnits(b, o, c.time, 0);
+      o = writeUnits(b, o, time, 0);
       o = bytes(b, o, P_OPEN);
-      o = ascii(b, o, c.open);
+      o = ascii(b, o, str[y + OPEN]!);
       o = bytes(b, o, P_HIGH);
-      o = ascii(b, o, c.high);
+      o = ascii(b, o, str[y + HIGH]!);
       o = bytes(b, o, P_LOW);
-      o = ascii(b, o, c.low);
+      o = ascii(b, o, str[y + LOW]!);
       o = bytes(b, o, P_CLOSE);
-      o = ascii(b, o, c.close);
+      o = ascii(b, o, str[y + CLOSE]!);
       o = bytes(b, o, P_VOLUME);
-      o = c.volume.write(b, o);
+      o = bk.write(k, 0, b, o);
       o = bytes(b, o, P_QUOTE_VOLUME);
-      o = c.quoteVolume.write(b, o);
+      o = bk.write(k, 1, b, o);
       o = bytes(b, o, P_TRADES);
-      o = writeUnits(b, o, c.trades, 0);
+      o = writeUnits(b, o, num[x + TRADES]!, 0);
       o = bytes(b, o, P_OT);
-      o = writeUnits(b, o, c.ot, 0);
+      o = writeUnits(b, o, num[x + OT]!, 0);
       o = bytes(b, o, P_OI);
-      o = ascii(b, o, c.oi);
+      o = ascii(b, o, str[y + OI]!);
       o = bytes(b, o, P_CT);
-      o = writeUnits(b, o, c.ct, 0);
+      o = writeUnits(b, o, num[x + CT]!, 0);
       o = bytes(b, o, P_CI);
-      o = ascii(b, o, c.ci);
+      o = ascii(b, o, str[y + CI]!);
       o = bytes(b, o, P_END);
-      out.push(c.time, b.subarray(from, o));
+      out.push(time, b.subarray(from, o));
     }
+    slabUsed(o);
     // A Buffer drops writes past its end: a bound too small must not pass unseen.
-    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
+    if (o - start > size) throw new Error(`encodedCandles: ${o - start} bytes written into ${size}`);
   }
 
   /** The trades back, in the order pushed. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, Redis, type Cluster, type Result } from 'ioredis';
+import { slab, slabAt, slabUsed } from './slab.js';
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 
@@ -132,8 +133,9 @@ export function frameCommand(name: string, script: string, numberOfKeys: number,
     // `$`, at most 16 digits of length, CRLF twice.
     size += 21 + (typeof a === 'number' ? (Number.isSafeInteger(a) && a >= 0 ? 16 : argText(a).length) : typeof a === 'string' ? Buffer.byteLength(a) : a.length);
   }
-  const b = Buffer.allocUnsafe(size);
-  let o = 0;
+  const b = slab(size);
+  const start = slabAt;
+  let o = start;
   b[o++] = STAR;
   o = writeInt(b, o, args.length + 3);
   o = crlf(b, o);
@@ -160,8 +162,9 @@ export function frameCommand(name: string, script: string, numberOfKeys: number,
       o = crlf(b, o + a.length);
     }
   }
-  if (o > size) throw new Error(`frameCommand: ${o} bytes written into ${size}`);
-  return b.subarray(0, o);
+  slabUsed(o);
+  if (o - start > size) throw new Error(`frameCommand: ${o - start} bytes written into ${size}`);
+  return b.subarray(start, o);
 }
 
 const STAR = 0x2a;
