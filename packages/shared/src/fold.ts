@@ -155,20 +155,33 @@ class Buckets {
   /** The longest price and id in any bucket (encodedCandles' bound). */
   maxPrice = 0;
   maxId = 0;
-  /** Bucket number -> index; the last one met kept aside (a pair's trades come mostly in time order). */
-  private readonly index = new Map<number, number>();
+  /**
+   * The buckets' numbers, in order. A pair's trades come mostly in time
+   * order: the bucket last met, or a new one past every other, is found
+   * without a lookup; the first trade that goes back to an earlier bucket
+   * makes `index` (bucket number -> index), kept from then on.
+   */
+  private readonly ns: number[] = [];
+  private index: Map<number, number> | undefined;
   private lastN = NaN;
   private lastK = -1;
+  private maxN = -Infinity;
 
   constructor(capacity = 8) {
     this.num = new Float64Array(capacity * NUMS);
-    this.str = new Array<string>(capacity * STRS);
+    // Filled in order (packed: no holes for the loads to check).
+    this.str = [];
     this.scale = new Uint8Array(capacity * 2);
   }
 
   /** The index of bucket number `n`, or -1. */
   find(n: number): number {
     if (n === this.lastN) return this.lastK;
+    if (n > this.maxN) return -1;
+    if (this.index === undefined) {
+      this.index = new Map();
+      for (let k = 0; k < this.count; k++) this.index.set(this.ns[k]!, k);
+    }
     const k = this.index.get(n);
     if (k === undefined) return -1;
     this.lastN = n;
@@ -176,11 +189,13 @@ class Buckets {
     return k;
   }
 
-  /** A new bucket `n`; its index. */
+  /** A new bucket `n`, which find(n) did not find; its index. */
   add(n: number): number {
     const k = this.count++;
     if (k * NUMS >= this.num.length) this.grow();
-    this.index.set(n, k);
+    this.ns.push(n);
+    this.index?.set(n, k);
+    if (n > this.maxN) this.maxN = n;
     this.lastN = n;
     this.lastK = k;
     return k;
