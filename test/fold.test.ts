@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TradeBatch, candlesFromTicks, encodeStored, foldBatch, packTrades, unpackTrades, type Tick } from '@candlestack/shared';
+import { TradeBatch, candlesFromTicks, decimal, encodeStored, foldBatch, packTrades, unpackTrades, writeUnits, type Tick } from '@candlestack/shared';
 import { fuzzParams } from './support/fuzz.js';
 import { TEST_REDIS_URL } from './support/redis.js';
 
@@ -83,6 +83,23 @@ describe('the production fold', () => {
         expect(batch.ticks('A_B')).toEqual(ticks);
       }),
       fuzzParams(300),
+    );
+  });
+
+  it('writes units as formatUnits does, for every safe integer and scale (fuzzed)', () => {
+    const units = fc.oneof(
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      fc.integer({ min: 0, max: 2 ** 32 }),
+      fc.constantFrom(0, 1, 9, 10, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 1e8, 1e8 - 1, 1e16, Number.MAX_SAFE_INTEGER, 1_704_067_200_000),
+    );
+    fc.assert(
+      fc.property(units, fc.integer({ min: 0, max: 30 }), fc.nat(8), (u, scale, at) => {
+        const b = Buffer.alloc(at + 64, 0x78);
+        const end = writeUnits(b, at, u, scale);
+        expect(b.toString('latin1', at, end)).toBe(decimal.formatUnits(u, scale));
+        expect(b[end]).toBe(0x78);
+      }),
+      fuzzParams(2000),
     );
   });
 

@@ -73,8 +73,12 @@ export class Ingester {
   private gaps = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly logLimit = new LogLimiter();
-  /** Pairs taken so far (at most MAX_PAIRS). */
-  private readonly known = new Set<string>();
+  /**
+   * Pairs taken so far (at most MAX_PAIRS), each with, for a replay, the
+   * position its last write of this file stored (NaN until read): one
+   * lookup per trade for both.
+   */
+  private readonly known = new Map<string, { written: number }>();
   private closing: Promise<void> | undefined;
   private queue: { queue: Queue<CloseJobData>; conn: RedisClient } | undefined;
   /** For a replay: the base bucket the last close run was asked for, and the asking in flight (closeAsReplayed). */
@@ -87,8 +91,6 @@ export class Ingester {
         readonly file: string;
         /** Where batches started, oldest first, with the clock before each (for the checkpoint). */
         readonly marks: (ReplayMark & { readonly clock: number })[];
-        /** Per pair: the position its last write stored (skip what is at or before it). */
-        readonly written: Map<string, number>;
         /** Dead letters of this file are written up to this position. */
         deadLettered: number;
         /** Position of the next item the source will hand over. */
@@ -272,13 +274,15 @@ export class Ingester {
         this.malformed(err.message, safeJson(raw[i]), pos);
         continue;
       }
-      if (!this.known.has(tick.pair)) {
+      let known = this.known.get(tick.pair);
+      if (known === undefined) {
         const max = this.opts.maxPairs ?? MAX_PAIRS;
         if (this.known.size >= max) {
           this.setAside(`pair ${tick.pair} would be one more than the ${max} pairs a deployment follows`, safeJson(raw[i]), pos, 'ticks_malformed_total');
           continue;
         }
-        this.known.add(tick.pair);
+        known = { written: NaN };
+        this.known.set(tick.pair, known);
       }
       // Time bounds (README): one bad timestamp costs no more than one good trade.
       if (tick.time > wall + MAX_AHEAD_MS) {
@@ -296,9 +300,10 @@ export class Ingester {
       }
       if (this.source.kind === 'replay') this.replayClock = clock;
       if (r && pos !== undefined) {
-        // Resumed: what an earlier run wrote is not written again.
-        const written = r.written.get(tick.pair) ?? (await this.writtenPosition(tick.pair));
-        if (pos <= written) continue;
+        // Resumed: what an earlier run wrote is not written again (the
+        // pair's position skipped by, read once per pair).
+        if (known.written !== known.written) known.written = await this.writtenPosition(tick.pair);
+        if (pos <= known.written) continue;
       }
       this.writer.add(tick, this.clockNow(wall), pos);
     }
@@ -333,15 +338,13 @@ export class Ingester {
   private async writtenPosition(pair: string): Promise<number> {
     const r = this.replay!;
     const tagged = await this.redis.hget(this.keys.state(pair), 'rp');
-    const pos = positionOf(tagged, r.fingerprint);
-    r.written.set(pair, pos);
-    return pos;
+    return positionOf(tagged, r.fingerprint);
   }
 
   /** For a replay: where an earlier run of this file got to (see SourceSink.resume). */
   private async resume(fingerprint: string, file: string): Promise<ReplayResume | undefined> {
     const h = await this.redis.hgetall(this.keys.replay());
-    this.replay = { fingerprint, file, marks: [], written: new Map(), deadLettered: positionOf(h.dl, fingerprint), next: 0 };
+    this.replay = { fingerprint, file, marks: [], deadLettered: positionOf(h.dl, fingerprint), next: 0 };
     this.writer.setPositionTag(fingerprint);
     this.replay.timer = setInterval(() => void this.checkpoint(), CHECKPOINT_MS);
     if (h.fp !== fingerprint) {

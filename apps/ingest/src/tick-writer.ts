@@ -104,13 +104,14 @@ export class TickWriter {
     }
     let list = this.buffer.get(tick.pair);
     if (!list) this.buffer.set(tick.pair, (list = []));
-    let w = list[list.length - 1];
+    // Not list[-1] for a new list: an index out of range is a property lookup by name, which made this load megamorphic.
+    let w = list.length > 0 ? list[list.length - 1]! : undefined;
     if (w === undefined || w.batch.count >= this.opts.batchSize) {
       w = { batch: new TradeBatch(this.store.plan.baseMs), clock, positions: pos === undefined ? undefined : [] };
       list.push(w);
     }
     w.batch.push(tick);
-    if (pos !== undefined) w.positions?.push(pos);
+    if (pos !== undefined && w.positions !== undefined) w.positions.push(pos);
     this.size++;
     if (w.batch.count >= this.opts.batchSize) this.full = true;
   }

@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CheckedTick, TickError, TradeBatch, encodeStored, toTick, type RawTrade, type Tick } from '@candlestack/shared';
+import { CheckedTick, TickError, TradeBatch, decimal, encodeStored, toTick, type RawTrade, type Tick } from '@candlestack/shared';
 import { fuzzParams, hostile } from '../../../test/support/fuzz.js';
 import { parsePlainLine } from '../src/sources/plain-line.js';
 import { LineError, detectFormat } from '../src/sources/replay-formats.js';
@@ -60,6 +60,11 @@ function check(line: string, lineNo: number): boolean {
   // toTick gives the same Tick, and takes the fast path's as it is.
   expect(fields(tickOrError(raw))).toEqual(fields(fast));
   expect(toTick(fast)).toBe(fast);
+  // The price's units, when given, are the price, and give the double the fold would parse from it.
+  if (fast.priceUnits === fast.priceUnits) {
+    expect(decimal.formatUnits(fast.priceUnits, fast.priceScale)).toBe(fast.price);
+    expect(fast.priceUnits / 10 ** fast.priceScale).toBe(Number(fast.price));
+  }
   return true;
 }
 
@@ -190,6 +195,31 @@ describe('the plain JSON line fast path', () => {
     const t = parsePlainLine(Buffer.from(line), 0, line.length, 9)!;
     expect(fields(t)).toEqual({ pair: 'BTC_USDT', time: 1704067200000, price: '0.1', quantity: '3', amount: '0.3', side: undefined, id: '9' });
     expect(JSON.stringify(t)).toBe('{"pair":"BTC_USDT","time":1704067200000,"price":"0.1","quantity":"3","id":"9"}');
+  });
+
+  it('reads each pair right when pairs share a slot of its table, met in turns', () => {
+    // Pairs whose hashes share their low 13 bits (plain-line.ts SLOTS), met in turns.
+    const fnv = (s: string) => {
+      let h = 0x811c9dc5;
+      for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+      return h & 0x3fffffff;
+    };
+    const bySlot = new Map<number, string[]>();
+    let shared: string[] | undefined;
+    for (let i = 0; shared === undefined; i++) {
+      const pair = `S${i}_USDT`;
+      const list = bySlot.get(fnv(pair) & 8191) ?? [];
+      list.push(pair);
+      bySlot.set(fnv(pair) & 8191, list);
+      if (list.length === 3) shared = list;
+    }
+    for (let round = 0; round < 4; round++) {
+      for (const pair of shared) {
+        const line = `{"pair":"${pair}","time":1704067200000,"price":"1","quantity":"2"}`;
+        const t = parsePlainLine(Buffer.from(`x${line}y`), 1, 1 + line.length, 1)!;
+        expect(t.pair).toBe(pair);
+      }
+    }
   });
 
   it('leaves every other spelling, and every line toTick refuses, to the general path', () => {

@@ -8,25 +8,8 @@
  */
 import { compareIds, type StoredCandle, type Tick } from './candle.js';
 import * as D from './decimal.js';
+import { slab, slabAt, slabUsed } from './slab.js';
 import { CheckedTick } from './tick.js';
-
-interface Mutable {
-  time: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  /** high and low as doubles (NaN when longer than 16 characters). */
-  highN: number;
-  lowN: number;
-  volume: Sum;
-  quoteVolume: Sum;
-  trades: number;
-  ot: number;
-  oi: string;
-  ct: number;
-  ci: string;
-}
 
 /**
  * An exact running sum of decimal strings: integer units at a scale while
@@ -135,71 +118,259 @@ class Sum {
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
-/**
- * Partial candles (each with its first and last trade) rolled up into the
- * buckets of a longer period: open and close by (time, id), high and low by
- * value, sums exact. The parts are not changed.
- */
-function rollUpMutable(parts: Iterable<Mutable>, ms: number): Map<number, Mutable> {
-  const out = new Map<number, Mutable>();
-  for (const p of parts) {
-    const n = Math.floor(p.time / ms);
-    const c = out.get(n);
-    if (c === undefined) {
-      out.set(n, { ...p, time: n * ms, volume: p.volume.copy(), quoteVolume: p.quoteVolume.copy() });
-      continue;
-    }
-    if (p.ot < c.ot || (p.ot === c.ot && compareIds(p.oi, c.oi) < 0)) {
-      c.open = p.open;
-      c.ot = p.ot;
-      c.oi = p.oi;
-    }
-    if (p.ct > c.ct || (p.ct === c.ct && compareIds(p.ci, c.ci) > 0)) {
-      c.close = p.close;
-      c.ct = p.ct;
-      c.ci = p.ci;
-    }
-    if (p.highN > c.highN || (!(p.highN < c.highN) && p.high !== c.high && D.compare(p.high, c.high) > 0)) {
-      c.high = p.high;
-      c.highN = p.highN;
-    }
-    if (p.lowN < c.lowN || (!(p.lowN > c.lowN) && p.low !== c.low && D.compare(p.low, c.low) < 0)) {
-      c.low = p.low;
-      c.lowN = p.lowN;
-    }
-    c.volume.addSum(p.volume);
-    c.quoteVolume.addSum(p.quoteVolume);
-    c.trades += p.trades;
-  }
-  return out;
-}
-
 /** The batch's partial candles, one per base bucket touched, in the order first touched. */
 export function foldBatch(ticks: readonly Tick[], baseMs: number): StoredCandle[] {
-  const byBucket = new Map<number, Mutable>();
-  for (const t of ticks) foldInto(byBucket, t, baseMs);
-  return finish(byBucket);
+  const buckets = new Buckets();
+  for (const t of ticks) foldInto(buckets, t, baseMs);
+  return buckets.candles();
 }
 
-function finish(byBucket: Map<number, Mutable>): StoredCandle[] {
-  const out: StoredCandle[] = [];
-  for (const c of byBucket.values()) {
-    out.push({
-      time: c.time,
-      open: c.open,
-      high: c.high,
-      low: c.low,
-      close: c.close,
-      volume: c.volume.value(),
-      quoteVolume: c.quoteVolume.value(),
-      trades: c.trades,
-      ot: c.ot,
-      oi: c.oi,
-      ct: c.ct,
-      ci: c.ci,
-    });
+// A bucket's numbers, NUMS of them per bucket in Buckets.num.
+const TIME = 0;
+const OT = 1;
+const CT = 2;
+/** High and low as doubles (NaN when longer than 16 characters). */
+const HIGH_N = 3;
+const LOW_N = 4;
+const TRADES = 5;
+/** The volume's units (at its scale in Buckets.scale) while no Sum holds them; the quote volume's next. */
+const VOLUME_UNITS = 6;
+const NUMS = 8;
+// A bucket's strings, STRS of them per bucket in Buckets.str.
+const OPEN = 0;
+const HIGH = 1;
+const LOW = 2;
+const CLOSE = 3;
+const OI = 4;
+const CI = 5;
+const STRS = 6;
+
+/**
+ * The partial candles of a batch, one per base bucket touched, in the order
+ * first touched, as arrays rather than an object per candle: a candle's
+ * numbers are one 64-byte row of a Float64Array, its strings six slots of
+ * an array, its two sums integer units at a scale (a Sum object only when a
+ * sum leaves them: a general Tick's text, or units past 2^53). A replay
+ * over many pairs touches a different pair's batch with every trade, so
+ * what costs is memory touched, not arithmetic: a Map lookup and an object,
+ * five boxed doubles and two Sums per candle were most of the fold's time,
+ * and a tenth of the ingester's objects for the garbage collector.
+ */
+class Buckets {
+  /** Buckets touched. */
+  count = 0;
+  num: Float64Array;
+  str: string[];
+  /** Per bucket, the volume's and the quote volume's scale while no Sum holds them. */
+  scale: Uint8Array;
+  /** Per bucket, the volume's and the quote volume's Sum when they left their units (else undefined). */
+  sums: (Sum | undefined)[] = [];
+  /** Sums held in `sums`. */
+  held = 0;
+  /** The longest price and id in any bucket (encodedCandles' bound). */
+  maxPrice = 0;
+  maxId = 0;
+  /**
+   * The buckets' numbers, in order. A pair's trades come mostly in time
+   * order: the bucket last met, or a new one past every other, is found
+   * without a lookup; the first trade that goes back to an earlier bucket
+   * makes `index` (bucket number -> index), kept from then on.
+   */
+  private readonly ns: number[] = [];
+  private index: Map<number, number> | undefined;
+  private lastN = NaN;
+  private lastK = -1;
+  private maxN = -Infinity;
+
+  constructor(capacity = 8) {
+    this.num = new Float64Array(capacity * NUMS);
+    // Filled in order (packed: no holes for the loads to check).
+    this.str = [];
+    this.scale = new Uint8Array(capacity * 2);
   }
-  return out;
+
+  /** The index of bucket number `n`, or -1. */
+  find(n: number): number {
+    if (n === this.lastN) return this.lastK;
+    if (n > this.maxN) return -1;
+    if (this.index === undefined) {
+      this.index = new Map();
+      for (let k = 0; k < this.count; k++) this.index.set(this.ns[k]!, k);
+    }
+    const k = this.index.get(n);
+    if (k === undefined) return -1;
+    this.lastN = n;
+    this.lastK = k;
+    return k;
+  }
+
+  /** A new bucket `n`, which find(n) did not find; its index. */
+  add(n: number): number {
+    const k = this.count++;
+    if (k * NUMS >= this.num.length) this.grow();
+    this.ns.push(n);
+    this.index?.set(n, k);
+    if (n > this.maxN) this.maxN = n;
+    this.lastN = n;
+    this.lastK = k;
+    return k;
+  }
+
+  private grow(): void {
+    const num = new Float64Array(this.num.length * 2);
+    num.set(this.num);
+    this.num = num;
+    const scale = new Uint8Array(this.scale.length * 2);
+    scale.set(this.scale);
+    this.scale = scale;
+  }
+
+  /** Sum `j` (0 the volume, 1 the quote volume) of bucket `k` as a Sum (made from its units when not held). */
+  sum(k: number, j: number): Sum {
+    let sum = this.sums[k * 2 + j];
+    if (sum === undefined) {
+      sum = Sum.ofUnits(this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+      this.sums[k * 2 + j] = sum;
+      this.held++;
+    }
+    return sum;
+  }
+
+  /** Sets sum `j` of bucket `k`: units at a scale, or a Sum. */
+  setSum(k: number, j: number, units: number, scale: number, sum: Sum | undefined): void {
+    if (sum !== undefined) {
+      this.sums[k * 2 + j] = sum;
+      this.held++;
+    } else {
+      this.num[k * NUMS + VOLUME_UNITS + j] = units;
+      this.scale[k * 2 + j] = scale;
+    }
+  }
+
+  /** Sum.addUnits on sum `j` of bucket `k`, in place while the units stay exact. */
+  addUnits(k: number, j: number, x: number, scale: number): void {
+    if (this.held === 0 || this.sums[k * 2 + j] === undefined) {
+      const at = k * NUMS + VOLUME_UNITS + j;
+      const own = this.scale[k * 2 + j]!;
+      const to = scale > own ? scale : own;
+      const u = this.num[at]! * POW10[to - own]! + x * POW10[to - scale]!;
+      if (Number.isSafeInteger(u)) {
+        this.num[at] = u;
+        this.scale[k * 2 + j] = to;
+        return;
+      }
+    }
+    this.sum(k, j).addUnits(x, scale);
+  }
+
+  value(k: number, j: number): string {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.value() : D.formatUnits(this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+  }
+
+  /** At least the length of value(k, j). */
+  maxLength(k: number, j: number): number {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.maxLength() : 40;
+  }
+
+  /** value(k, j)'s bytes at `o` in `b`; the offset after them. */
+  write(k: number, j: number, b: Buffer, o: number): number {
+    const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
+    return sum !== undefined ? sum.write(b, o) : writeUnits(b, o, this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
+  }
+
+  /**
+   * These candles rolled up into the buckets of a longer period `ms` (per
+   * bucket, not per trade): open and close by (time, id), high and low by
+   * value, sums exact. These are not changed.
+   */
+  rollUp(ms: number): Buckets {
+    const out = new Buckets();
+    out.maxPrice = this.maxPrice;
+    out.maxId = this.maxId;
+    const num = this.num;
+    const str = this.str;
+    for (let k = 0; k < this.count; k++) {
+      const x = k * NUMS;
+      const y = k * STRS;
+      const n = Math.floor(num[x + TIME]! / ms);
+      let j = out.find(n);
+      if (j < 0) {
+        j = out.add(n);
+        const at = j * NUMS;
+        for (let i = 0; i < NUMS; i++) out.num[at + i] = num[x + i]!;
+        out.num[at + TIME] = n * ms;
+        for (let i = 0; i < STRS; i++) out.str[j * STRS + i] = str[y + i]!;
+        for (let i = 0; i < 2; i++) {
+          const held = this.held === 0 ? undefined : this.sums[k * 2 + i];
+          if (held !== undefined) out.setSum(j, i, 0, 0, held.copy());
+          else out.setSum(j, i, num[x + VOLUME_UNITS + i]!, this.scale[k * 2 + i]!, undefined);
+        }
+        continue;
+      }
+      const on = out.num;
+      const os = out.str;
+      const at = j * NUMS;
+      const z = j * STRS;
+      const ot = num[x + OT]!;
+      if (ot < on[at + OT]! || (ot === on[at + OT]! && compareIds(str[y + OI]!, os[z + OI]!) < 0)) {
+        os[z + OPEN] = str[y + OPEN]!;
+        on[at + OT] = ot;
+        os[z + OI] = str[y + OI]!;
+      }
+      const ct = num[x + CT]!;
+      if (ct > on[at + CT]! || (ct === on[at + CT]! && compareIds(str[y + CI]!, os[z + CI]!) > 0)) {
+        os[z + CLOSE] = str[y + CLOSE]!;
+        on[at + CT] = ct;
+        os[z + CI] = str[y + CI]!;
+      }
+      const high = str[y + HIGH]!;
+      const highN = num[x + HIGH_N]!;
+      if (highN > on[at + HIGH_N]! || (!(highN < on[at + HIGH_N]!) && high !== os[z + HIGH] && D.compare(high, os[z + HIGH]!) > 0)) {
+        os[z + HIGH] = high;
+        on[at + HIGH_N] = highN;
+      }
+      const low = str[y + LOW]!;
+      const lowN = num[x + LOW_N]!;
+      if (lowN < on[at + LOW_N]! || (!(lowN > on[at + LOW_N]!) && low !== os[z + LOW] && D.compare(low, os[z + LOW]!) < 0)) {
+        os[z + LOW] = low;
+        on[at + LOW_N] = lowN;
+      }
+      for (let i = 0; i < 2; i++) {
+        const held = this.held === 0 ? undefined : this.sums[k * 2 + i];
+        if (held !== undefined) out.sum(j, i).addSum(held);
+        else out.addUnits(j, i, num[x + VOLUME_UNITS + i]!, this.scale[k * 2 + i]!);
+      }
+      on[at + TRADES] = on[at + TRADES]! + num[x + TRADES]!;
+    }
+    return out;
+  }
+
+  candles(): StoredCandle[] {
+    const out: StoredCandle[] = [];
+    const num = this.num;
+    const str = this.str;
+    for (let k = 0; k < this.count; k++) {
+      const x = k * NUMS;
+      const y = k * STRS;
+      out.push({
+        time: num[x + TIME]!,
+        open: str[y + OPEN]!,
+        high: str[y + HIGH]!,
+        low: str[y + LOW]!,
+        close: str[y + CLOSE]!,
+        volume: this.value(k, 0),
+        quoteVolume: this.value(k, 1),
+        trades: num[x + TRADES]!,
+        ot: num[x + OT]!,
+        oi: str[y + OI]!,
+        ct: num[x + CT]!,
+        ci: str[y + CI]!,
+      });
+    }
+    return out;
+  }
 }
 
 /** True when `units / 10^scale` can be summed as units (Sum.addUnits). */
@@ -210,63 +381,86 @@ const summable = (units: number, scale: number) => units === units && scale <= 2
  * start: no heap number per trade. A CheckedTick's quantity and amount are
  * summed from their units when it has them (their text is not made).
  */
-function foldInto(byBucket: Map<number, Mutable>, t: Tick, baseMs: number): void {
+function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   const checked = t instanceof CheckedTick;
   const q = checked && summable(t.quantityUnits, t.quantityScale);
   const a = checked && summable(t.amountUnits, t.amountScale);
   const time = t.time;
   const n = Math.floor(time / baseMs);
-  const c = byBucket.get(n);
   const price = t.price;
-  if (c === undefined) {
-    const x = price.length <= 16 ? Number(price) : NaN;
-    byBucket.set(n, {
-      time: n * baseMs,
-      open: price,
-      high: price,
-      low: price,
-      close: price,
-      highN: x,
-      lowN: x,
-      volume: q ? Sum.ofUnits(t.quantityUnits, t.quantityScale) : new Sum(t.quantity),
-      quoteVolume: a ? Sum.ofUnits(t.amountUnits, t.amountScale) : new Sum(t.amount),
-      trades: 1,
-      ot: time,
-      oi: t.id,
-      ct: time,
-      ci: t.id,
-    });
+  const id = t.id;
+  if (price.length > b.maxPrice) b.maxPrice = price.length;
+  if (id.length > b.maxId) b.maxId = id.length;
+  // The price's double: from its units when a parser found them exact (the
+  // same double: both are the correctly rounded value of units / 10^scale,
+  // both operands exact), else parsed from its text.
+  const pu = checked ? t.priceUnits : NaN;
+  const ps = checked ? t.priceScale : 0;
+  let k = b.find(n);
+  if (k < 0) {
+    k = b.add(n);
+    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
+    const num = b.num;
+    const at = k * NUMS;
+    num[at + TIME] = n * baseMs;
+    num[at + OT] = time;
+    num[at + CT] = time;
+    num[at + HIGH_N] = x;
+    num[at + LOW_N] = x;
+    num[at + TRADES] = 1;
+    const str = b.str;
+    const y = k * STRS;
+    str[y + OPEN] = price;
+    str[y + HIGH] = price;
+    str[y + LOW] = price;
+    str[y + CLOSE] = price;
+    str[y + OI] = id;
+    str[y + CI] = id;
+    if (q) b.setSum(k, 0, t.quantityUnits, t.quantityScale, undefined);
+    else b.setSum(k, 0, 0, 0, new Sum(t.quantity));
+    if (a) b.setSum(k, 1, t.amountUnits, t.amountScale, undefined);
+    else b.setSum(k, 1, 0, 0, new Sum(t.amount));
     return;
   }
-  if (time < c.ot || (time === c.ot && compareIds(t.id, c.oi) < 0)) {
-    c.open = price;
-    c.ot = time;
-    c.oi = t.id;
+  const num = b.num;
+  const str = b.str;
+  const at = k * NUMS;
+  const y = k * STRS;
+  const ot = num[at + OT]!;
+  if (time < ot || (time === ot && compareIds(id, str[y + OI]!) < 0)) {
+    str[y + OPEN] = price;
+    num[at + OT] = time;
+    str[y + OI] = id;
   }
-  if (time > c.ct || (time === c.ct && compareIds(t.id, c.ci) > 0)) {
-    c.close = price;
-    c.ct = time;
-    c.ci = t.id;
+  const ct = num[at + CT]!;
+  if (time > ct || (time === ct && compareIds(id, str[y + CI]!) > 0)) {
+    str[y + CLOSE] = price;
+    num[at + CT] = time;
+    str[y + CI] = id;
   }
-  if (price !== c.high || price !== c.low) {
+  const high = str[y + HIGH]!;
+  const low = str[y + LOW]!;
+  if (price !== high || price !== low) {
     // Distinct decimals of at most 15 significant digits (16 characters)
     // are distinct doubles in the same order (decimal.ts compare()); the
     // bounds' doubles are kept, so most trades parse one number.
-    const x = price.length <= 16 ? Number(price) : NaN;
-    if (x > c.highN || (!(x < c.highN) && price !== c.high && D.compare(price, c.high) > 0)) {
-      c.high = price;
-      c.highN = x;
+    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
+    const highN = num[at + HIGH_N]!;
+    if (x > highN || (!(x < highN) && price !== high && D.compare(price, high) > 0)) {
+      str[y + HIGH] = price;
+      num[at + HIGH_N] = x;
     }
-    if (x < c.lowN || (!(x > c.lowN) && price !== c.low && D.compare(price, c.low) < 0)) {
-      c.low = price;
-      c.lowN = x;
+    const lowN = num[at + LOW_N]!;
+    if (x < lowN || (!(x > lowN) && price !== low && D.compare(price, low) < 0)) {
+      str[y + LOW] = price;
+      num[at + LOW_N] = x;
     }
   }
-  if (q) c.volume.addUnits(t.quantityUnits, t.quantityScale);
-  else c.volume.add(t.quantity);
-  if (a) c.quoteVolume.addUnits(t.amountUnits, t.amountScale);
-  else c.quoteVolume.add(t.amount);
-  c.trades++;
+  if (q) b.addUnits(k, 0, t.quantityUnits, t.quantityScale);
+  else b.sum(k, 0).add(t.quantity);
+  if (a) b.addUnits(k, 1, t.amountUnits, t.amountScale);
+  else b.sum(k, 1).add(t.amount);
+  num[at + TRADES] = num[at + TRADES]! + 1;
 }
 
 const SEMICOLON = 0x3b;
@@ -291,7 +485,7 @@ export class TradeBatch {
   private len = 0;
   private amounts: Buffer;
   private alen = 0;
-  private readonly buckets = new Map<number, Mutable>();
+  private readonly buckets = new Buckets();
   /** The oldest trade time in the batch (ms). */
   private minTime = Infinity;
   /**
@@ -435,7 +629,7 @@ export class TradeBatch {
 
   /** One partial candle per base bucket touched (what foldBatch gives), or per bucket of a longer period `ms`, rolled up. */
   candles(ms?: number): StoredCandle[] {
-    return finish(ms === undefined || ms === this.baseMs ? this.buckets : rollUpMutable(this.buckets.values(), ms));
+    return (ms === undefined || ms === this.baseMs ? this.buckets : this.buckets.rollUp(ms)).candles();
   }
 
   /**
@@ -444,66 +638,19 @@ export class TradeBatch {
    * touched and per bucket its start and the batch's candle of it; then per
    * base bucket touched its start and candle. A longer period's candles are
    * the base ones rolled up (per bucket, not per trade: the cost does not
-   * grow with the trades). Each candle is encodeStored's text, as bytes, all
-   * written into one Buffer, each a view of it: Redis gets the same bytes,
-   * without a string per candle for the client to measure and encode again.
+   * grow with the trades). Each candle is encodeStored's text, as bytes,
+   * written into a slab, each argument a view of it: Redis gets the same
+   * bytes, without a string per candle for the client to measure and
+   * encode again.
    */
   encodedCandles(out: (string | number | Buffer)[], longer: readonly number[] = []): void {
-    const groups: { ms: number; candles: Iterable<Mutable>; count: number }[] = [];
-    for (const ms of longer) {
-      const rolled = rollUpMutable(this.buckets.values(), ms);
-      groups.push({ ms, candles: rolled.values(), count: rolled.size });
-    }
-    groups.push({ ms: this.baseMs, candles: this.buckets.values(), count: this.buckets.size });
-    const all: Mutable[][] = groups.map((g) => [...g.candles]);
-    let size = 0;
-    for (const list of all) {
-      for (const c of list) {
-        size += CANDLE_FIXED + c.open.length + c.high.length + c.low.length + c.close.length + c.oi.length + c.ci.length + c.volume.maxLength() + c.quoteVolume.maxLength();
-      }
-    }
-    const b = Buffer.allocUnsafe(size);
-    let o = 0;
     out.push(longer.length);
-    for (let g = 0; g < all.length; g++) {
-      if (g < longer.length) out.push(groups[g]!.ms, all[g]!.length);
-      o = this.writeCandles(b, o, all[g]!, out);
+    for (const ms of longer) {
+      const rolled = this.buckets.rollUp(ms);
+      out.push(ms, rolled.count);
+      writeCandles(rolled, out);
     }
-    // A Buffer drops writes past its end: a bound too small must not pass unseen.
-    if (o > size) throw new Error(`encodedCandles: ${o} bytes written into ${size}`);
-  }
-
-  private writeCandles(b: Buffer, o: number, candles: readonly Mutable[], out: (string | number | Buffer)[]): number {
-    for (const c of candles) {
-      const from = o;
-      o = bytes(b, o, P_TIME);
-      o = writeUnits(b, o, c.time, 0);
-      o = bytes(b, o, P_OPEN);
-      o = ascii(b, o, c.open);
-      o = bytes(b, o, P_HIGH);
-      o = ascii(b, o, c.high);
-      o = bytes(b, o, P_LOW);
-      o = ascii(b, o, c.low);
-      o = bytes(b, o, P_CLOSE);
-      o = ascii(b, o, c.close);
-      o = bytes(b, o, P_VOLUME);
-      o = c.volume.write(b, o);
-      o = bytes(b, o, P_QUOTE_VOLUME);
-      o = c.quoteVolume.write(b, o);
-      o = bytes(b, o, P_TRADES);
-      o = writeUnits(b, o, c.trades, 0);
-      o = bytes(b, o, P_OT);
-      o = writeUnits(b, o, c.ot, 0);
-      o = bytes(b, o, P_OI);
-      o = ascii(b, o, c.oi);
-      o = bytes(b, o, P_CT);
-      o = writeUnits(b, o, c.ct, 0);
-      o = bytes(b, o, P_CI);
-      o = ascii(b, o, c.ci);
-      o = bytes(b, o, P_END);
-      out.push(c.time, b.subarray(from, o));
-    }
-    return o;
+    writeCandles(this.buckets, out);
   }
 
   /** The trades back, in the order pushed. */
@@ -513,6 +660,54 @@ export class TradeBatch {
       t.side ? { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, side: t.side, id: t.id } : { pair, time: t.time, price: t.price, quantity: t.quantity, amount: amounts[i]!, id: t.id },
     );
   }
+}
+
+/** Each of `bk`'s candles as stored (encodeStored's text) into a slab; its start and a view of its bytes appended to `out`. */
+function writeCandles(bk: Buckets, out: (string | number | Buffer)[]): void {
+  // A bound from the longest price and id, without reading every candle's strings.
+  let sums = 2 * 40;
+  if (bk.held > 0) for (let k = 0; k < bk.count; k++) sums = Math.max(sums, bk.maxLength(k, 0) + bk.maxLength(k, 1));
+  const size = bk.count * (CANDLE_FIXED + 4 * bk.maxPrice + 2 * bk.maxId + sums);
+  const b = slab(size);
+  const start = slabAt;
+  let o = start;
+  const num = bk.num;
+  const str = bk.str;
+  for (let k = 0; k < bk.count; k++) {
+    const x = k * NUMS;
+    const y = k * STRS;
+    const from = o;
+    const time = num[x + TIME]!;
+    o = bytes(b, o, P_TIME);
+    o = writeUnits(b, o, time, 0);
+    o = bytes(b, o, P_OPEN);
+    o = ascii(b, o, str[y + OPEN]!);
+    o = bytes(b, o, P_HIGH);
+    o = ascii(b, o, str[y + HIGH]!);
+    o = bytes(b, o, P_LOW);
+    o = ascii(b, o, str[y + LOW]!);
+    o = bytes(b, o, P_CLOSE);
+    o = ascii(b, o, str[y + CLOSE]!);
+    o = bytes(b, o, P_VOLUME);
+    o = bk.write(k, 0, b, o);
+    o = bytes(b, o, P_QUOTE_VOLUME);
+    o = bk.write(k, 1, b, o);
+    o = bytes(b, o, P_TRADES);
+    o = writeUnits(b, o, num[x + TRADES]!, 0);
+    o = bytes(b, o, P_OT);
+    o = writeUnits(b, o, num[x + OT]!, 0);
+    o = bytes(b, o, P_OI);
+    o = ascii(b, o, str[y + OI]!);
+    o = bytes(b, o, P_CT);
+    o = writeUnits(b, o, num[x + CT]!, 0);
+    o = bytes(b, o, P_CI);
+    o = ascii(b, o, str[y + CI]!);
+    o = bytes(b, o, P_END);
+    out.push(time, b.subarray(from, o));
+  }
+  slabUsed(o);
+  // A Buffer drops writes past its end: a bound too small must not pass unseen.
+  if (o - start > size) throw new Error(`encodedCandles: ${o - start} bytes written into ${size}`);
 }
 
 // encodeStored's text, between its values.
@@ -560,15 +755,37 @@ const LOWER_B = 0x62;
 const LOWER_S = 0x73;
 const DIGITS = new Uint8Array(32);
 
-/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a safe integer, scale at most 30. */
-export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
-  // The digits, least significant first (units is a safe integer: % and / are exact).
+/**
+ * The digits of a non-negative safe integer into DIGITS, least significant
+ * first; their count. In 32-bit integer arithmetic: above 2^31 the number
+ * is split at 10^8 (both parts exact), as a double's `%` is a call to fmod.
+ */
+function digitsOf(units: number): number {
   let n = 0;
   let v = units;
+  if (v > 0x7fffffff) {
+    // hi < 2^53 / 10^8 < 2^31; hi * 10^8 and the difference are exact.
+    const hi = Math.floor(v / 1e8);
+    let lo = (v - hi * 1e8) | 0;
+    for (let k = 0; k < 8; k++) {
+      const q = (lo / 10) | 0;
+      DIGITS[n++] = 48 + lo - q * 10;
+      lo = q;
+    }
+    v = hi;
+  }
+  let x = v | 0;
   do {
-    DIGITS[n++] = 48 + (v % 10);
-    v = Math.floor(v / 10);
-  } while (v > 0);
+    const q = (x / 10) | 0;
+    DIGITS[n++] = 48 + x - q * 10;
+    x = q;
+  } while (x > 0);
+  return n;
+}
+
+/** Writes `units / 10^scale` canonically (decimal.ts formatUnits' text) at `o`; returns the offset after it. Units a non-negative safe integer, scale at most 30. */
+export function writeUnits(b: Buffer, o: number, units: number, scale: number): number {
+  let n = digitsOf(units);
   if (scale === 0) {
     while (n > 0) b[o++] = DIGITS[--n]!;
     return o;

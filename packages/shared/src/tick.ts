@@ -116,6 +116,9 @@ export class CheckedTick implements Tick, RawTrade {
     readonly quantityRawEnd: number,
     readonly idAt: number,
     readonly idEnd: number,
+    /** The price as integer units at a scale when they are exact (decimal.ts small()), else NaN: the fold reads its double from them. */
+    readonly priceUnits: number,
+    readonly priceScale: number,
     /** The quantity as integer units at a scale (NaN when not exact in a double: then its text). */
     readonly quantityUnits: number,
     readonly quantityScale: number,

@@ -130,23 +130,43 @@ function decimalAt(buf: Buffer, i: number, end: number, s: Scan): boolean {
  */
 const PAIRS = new Map<number, string>();
 const MAX_PAIRS_KEPT = 20_000;
+/**
+ * In front of PAIRS, a table indexed by the hash's low bits (its full hash
+ * beside it): one typed-array load and the pair's bytes compared, where a
+ * Map lookup was a fifth of this parser's time (a replay over many pairs
+ * meets a different pair with every line). Pairs sharing a slot take turns
+ * in it, and PAIRS still gives each its one string.
+ */
+const SLOTS = 8192;
+const slotHash = new Int32Array(SLOTS).fill(-1);
+const slotPair: string[] = Array.from({ length: SLOTS }, () => '');
 
 function pairAt(buf: Buffer, from: number, to: number): string {
   let h = 0x811c9dc5;
   for (let k = from; k < to; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
   // A small integer key (no heap number per lookup).
   h &= 0x3fffffff;
-  const known = PAIRS.get(h);
-  if (known !== undefined && known.length === to - from) {
-    let same = true;
-    for (let k = 0; k < known.length; k++) {
-      if (known.charCodeAt(k) !== buf[from + k]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
+  const slot = h & (SLOTS - 1);
+  if (slotHash[slot] === h) {
+    const known = slotPair[slot]!;
+    if (sameBytes(known, buf, from, to)) return known;
   }
+  const pair = pairOf(buf, from, to, h);
+  slotHash[slot] = h;
+  slotPair[slot] = pair;
+  return pair;
+}
+
+function sameBytes(s: string, buf: Buffer, from: number, to: number): boolean {
+  if (s.length !== to - from) return false;
+  for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) !== buf[from + k]) return false;
+  return true;
+}
+
+/** The pair's one string from PAIRS (a new one when PAIRS is full). */
+function pairOf(buf: Buffer, from: number, to: number, h: number): string {
+  const known = PAIRS.get(h);
+  if (known !== undefined && sameBytes(known, buf, from, to)) return known;
   const pair = buf.toString('latin1', from, to);
   if (known !== undefined || PAIRS.size < MAX_PAIRS_KEPT) PAIRS.set(h, pair);
   return pair;
@@ -237,6 +257,8 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     quantity.end,
     idAt,
     idEnd,
+    price.small ? price.units : NaN,
+    price.scale,
     quantity.small ? quantity.units : NaN,
     quantity.scale,
     exact ? u : NaN,

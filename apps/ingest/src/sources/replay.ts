@@ -13,7 +13,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Sleeper, TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
+import { CheckedTick, Sleeper, TickError, normalizePair, parseTime, type Logger, type RawTrade } from '@candlestack/shared';
 import type { ReplayMark, Source, SourceSink } from '../source.js';
 import { readLineBatches, readLines, type Line } from './line-reader.js';
 import { LineError, detectFormat, pairOf, type LineParser } from './replay-formats.js';
@@ -243,7 +243,8 @@ export class ReplaySource implements Source {
             break;
           }
           const pos = base + k++;
-          const pair = pairOf(t);
+          // A plain line's pair is canonical already (plain-line.ts).
+          const pair = t instanceof CheckedTick ? t.pair : pairOf(t);
           if (pair && this.filter && !this.filter.has(pair)) {
             this.skipped++;
             continue;
