@@ -154,6 +154,13 @@ class Buckets {
   ref: Int32Array;
   bytes: Buffer;
   used = 0;
+  /**
+   * A general Tick's texts are its strings, held as they are (copying them
+   * costs more than it saves when the trades are not read from bytes): a
+   * text whose start is -1 is here, at bucket * 6 + its slot. Made for the
+   * first such trade.
+   */
+  strs: string[] | undefined;
   /** Per bucket, the volume's and the quote volume's scale while no Sum holds them. */
   scale: Uint8Array;
   /** Per bucket, the volume's and the quote volume's Sum when they left their units (else undefined). */
@@ -179,7 +186,8 @@ class Buckets {
     this.num = new Float64Array(capacity * NUMS);
     this.ref = new Int32Array(capacity * REFS);
     this.scale = new Uint8Array(capacity * 2);
-    this.bytes = Buffer.allocUnsafe(capacity * 32);
+    // Made for the first text copied (a batch of general Ticks has none).
+    this.bytes = NO_BYTES;
   }
 
   /** The index of bucket number `n`, or -1. */
@@ -224,7 +232,7 @@ class Buckets {
   /** Room for `n` more bytes; `bytes` may be a new Buffer after. */
   private room(n: number): void {
     if (this.used + n > this.bytes.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.used + n, this.bytes.length * 2));
+      const next = Buffer.allocUnsafe(Math.max(this.used + n, this.bytes.length * 2, 256));
       this.bytes.copy(next, 0, 0, this.used);
       this.bytes = next;
     }
@@ -252,16 +260,25 @@ class Buckets {
   /** Text `j` (OPEN, HIGH, ...) of bucket `k`, as a string. */
   string(k: number, j: number): string {
     const at = this.ref[k * REFS + j]!;
+    if (at < 0) return this.strs![k * 6 + (j >> 1)]!;
     return this.bytes.toString('latin1', at, at + this.ref[k * REFS + j + 1]!);
   }
 
   /** Text `j` of bucket `k` written at `o` in `out`; the offset after it. */
   write(k: number, j: number, out: Buffer, o: number): number {
-    const b = this.bytes;
     const at = this.ref[k * REFS + j]!;
+    if (at < 0) return ascii(out, o, this.strs![k * 6 + (j >> 1)]!);
+    const b = this.bytes;
     const end = at + this.ref[k * REFS + j + 1]!;
     for (let i = at; i < end; i++) out[o++] = b[i]!;
     return o;
+  }
+
+  /** Text `j` of bucket `k` is the string `s` (a general Tick's). */
+  setString(k: number, j: number, s: string): void {
+    this.ref[k * REFS + j] = -1;
+    this.ref[k * REFS + j + 1] = s.length;
+    (this.strs ??= [])[k * 6 + (j >> 1)] = s;
   }
 
   /** Sum `j` (0 the volume, 1 the quote volume) of bucket `k` as a Sum (made from its units when not held). */
@@ -343,6 +360,8 @@ class Buckets {
   }
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** True when `units / 10^scale` can be summed as units (Sum.addUnits). */
 const summable = (units: number, scale: number) => units === units && scale <= 22;
 
@@ -400,14 +419,24 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
     num[at + HIGH_N] = x;
     num[at + LOW_N] = x;
     num[at + TRADES] = 1;
-    priceAt = checked ? b.copy(t.src, t.priceAt, t.priceEnd) : b.text(t.price);
-    idAt = checked && t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
-    const ref = b.ref;
-    const r = k * REFS;
-    ref[r + OPEN] = ref[r + HIGH] = ref[r + LOW] = ref[r + CLOSE] = priceAt;
-    ref[r + OPEN + 1] = ref[r + HIGH + 1] = ref[r + LOW + 1] = ref[r + CLOSE + 1] = priceLength;
-    ref[r + OI] = ref[r + CI] = idAt;
-    ref[r + OI + 1] = ref[r + CI + 1] = idLength;
+    if (checked) {
+      priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      const ref = b.ref;
+      const r = k * REFS;
+      ref[r + OPEN] = ref[r + HIGH] = ref[r + LOW] = ref[r + CLOSE] = priceAt;
+      ref[r + OPEN + 1] = ref[r + HIGH + 1] = ref[r + LOW + 1] = ref[r + CLOSE + 1] = priceLength;
+      ref[r + OI] = ref[r + CI] = idAt;
+      ref[r + OI + 1] = ref[r + CI + 1] = idLength;
+    } else {
+      const price = t.price;
+      b.setString(k, OPEN, price);
+      b.setString(k, HIGH, price);
+      b.setString(k, LOW, price);
+      b.setString(k, CLOSE, price);
+      b.setString(k, OI, t.id);
+      b.setString(k, CI, t.id);
+    }
     if (q) b.setSum(k, 0, t.quantityUnits, t.quantityScale, undefined);
     else b.setSum(k, 0, 0, 0, new Sum(t.quantity));
     if (a) b.setSum(k, 1, t.amountUnits, t.amountScale, undefined);
@@ -419,19 +448,29 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   const r = k * REFS;
   const ot = num[at + OT]!;
   if (time < ot || (time === ot && compareIds(t.id, b.string(k, OI)) < 0)) {
-    if (priceAt < 0) priceAt = checked ? b.copy(t.src, t.priceAt, t.priceEnd) : b.text(t.price);
-    if (idAt < 0) idAt = checked && t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
-    setRef(b.ref, r + OPEN, priceAt, priceLength);
+    if (checked) {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      if (idAt < 0) idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      setRef(b.ref, r + OPEN, priceAt, priceLength);
+      setRef(b.ref, r + OI, idAt, idLength);
+    } else {
+      b.setString(k, OPEN, t.price);
+      b.setString(k, OI, t.id);
+    }
     num[at + OT] = time;
-    setRef(b.ref, r + OI, idAt, idLength);
   }
   const ct = num[at + CT]!;
   if (time > ct || (time === ct && compareIds(t.id, b.string(k, CI)) > 0)) {
-    if (priceAt < 0) priceAt = checked ? b.copy(t.src, t.priceAt, t.priceEnd) : b.text(t.price);
-    if (idAt < 0) idAt = checked && t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
-    setRef(b.ref, r + CLOSE, priceAt, priceLength);
+    if (checked) {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      if (idAt < 0) idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      setRef(b.ref, r + CLOSE, priceAt, priceLength);
+      setRef(b.ref, r + CI, idAt, idLength);
+    } else {
+      b.setString(k, CLOSE, t.price);
+      b.setString(k, CI, t.id);
+    }
     num[at + CT] = time;
-    setRef(b.ref, r + CI, idAt, idLength);
   }
   // High and low by value. Exact doubles (at most 15 digits) decide by
   // themselves, equal ones meaning equal decimals; otherwise, as
@@ -439,14 +478,20 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   // apart (the bounds' doubles are kept, so most trades parse no text).
   const highN = num[at + HIGH_N]!;
   if (x > highN || (!(x < highN) && !(exact && x === highN) && higher(t.price, b.string(k, HIGH)))) {
-    if (priceAt < 0) priceAt = checked ? b.copy(t.src, t.priceAt, t.priceEnd) : b.text(t.price);
-    setRef(b.ref, r + HIGH, priceAt, priceLength);
+    if (!checked) b.setString(k, HIGH, t.price);
+    else {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      setRef(b.ref, r + HIGH, priceAt, priceLength);
+    }
     num[at + HIGH_N] = x;
   }
   const lowN = num[at + LOW_N]!;
   if (x < lowN || (!(x > lowN) && !(exact && x === lowN) && higher(b.string(k, LOW), t.price))) {
-    if (priceAt < 0) priceAt = checked ? b.copy(t.src, t.priceAt, t.priceEnd) : b.text(t.price);
-    setRef(b.ref, r + LOW, priceAt, priceLength);
+    if (!checked) b.setString(k, LOW, t.price);
+    else {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      setRef(b.ref, r + LOW, priceAt, priceLength);
+    }
     num[at + LOW_N] = x;
   }
   if (q) b.addUnits(k, 0, t.quantityUnits, t.quantityScale);
