@@ -136,31 +136,46 @@ const TRADES = 5;
 /** The volume's units (at its scale in Buckets.scale) while no Sum holds them; the quote volume's next. */
 const VOLUME_UNITS = 6;
 const NUMS = 8;
-// A bucket's strings, STRS of them per bucket in Buckets.str.
+// A bucket's texts, each a (start, length) pair in Buckets.ref of bytes in Buckets.bytes.
 const OPEN = 0;
-const HIGH = 1;
-const LOW = 2;
-const CLOSE = 3;
-const OI = 4;
-const CI = 5;
-const STRS = 6;
+const HIGH = 2;
+const LOW = 4;
+const CLOSE = 6;
+const OI = 8;
+const CI = 10;
+const REFS = 12;
 
 /**
  * The partial candles of a batch, one per base bucket touched, in the order
  * first touched, as arrays rather than an object per candle: a candle's
- * numbers are one 64-byte row of a Float64Array, its strings six slots of
- * an array, its two sums integer units at a scale (a Sum object only when a
- * sum leaves them: a general Tick's text, or units past 2^53). A replay
- * over many pairs touches a different pair's batch with every trade, so
- * what costs is memory touched, not arithmetic: a Map lookup and an object,
- * five boxed doubles and two Sums per candle were most of the fold's time,
- * and a tenth of the ingester's objects for the garbage collector.
+ * numbers are one 64-byte row of a Float64Array, its two sums integer units
+ * at a scale (a Sum object only when a sum leaves them: a general Tick's
+ * text, or units past 2^53), and its texts (open, high, low, close and the
+ * two ids) bytes in one Buffer, copied from where the trade was read. A
+ * replay over many pairs touches a different pair's batch with every trade
+ * and holds its batches for a second or more: what cost was memory touched
+ * and kept, not arithmetic. A Map lookup and an object, five boxed doubles
+ * and two Sums per candle were most of the fold's time; the trades' price
+ * and id strings it held were most of what the garbage collector copied and
+ * promoted. Texts are written after what is there, never over it, so a
+ * batch's bytes grow with its trades (bounded as they are, by the batch
+ * size).
  */
 class Buckets {
   /** Buckets touched. */
   count = 0;
   num: Float64Array;
-  str: string[];
+  /** Per bucket, its texts' places in `bytes`. */
+  ref: Int32Array;
+  bytes: Buffer;
+  used = 0;
+  /**
+   * A general Tick's texts are its strings, held as they are (copying them
+   * costs more than it saves when the trades are not read from bytes): a
+   * text whose start is -1 is here, at bucket * 6 + its slot. Made for the
+   * first such trade.
+   */
+  strs: string[] | undefined;
   /** Per bucket, the volume's and the quote volume's scale while no Sum holds them. */
   scale: Uint8Array;
   /** Per bucket, the volume's and the quote volume's Sum when they left their units (else undefined). */
@@ -184,9 +199,10 @@ class Buckets {
 
   constructor(capacity = 8) {
     this.num = new Float64Array(capacity * NUMS);
-    // Filled in order (packed: no holes for the loads to check).
-    this.str = [];
+    this.ref = new Int32Array(capacity * REFS);
     this.scale = new Uint8Array(capacity * 2);
+    // Made for the first text copied (a batch of general Ticks has none).
+    this.bytes = NO_BYTES;
   }
 
   /** The index of bucket number `n`, or -1. */
@@ -220,9 +236,71 @@ class Buckets {
     const num = new Float64Array(this.num.length * 2);
     num.set(this.num);
     this.num = num;
+    const ref = new Int32Array(this.ref.length * 2);
+    ref.set(this.ref);
+    this.ref = ref;
     const scale = new Uint8Array(this.scale.length * 2);
     scale.set(this.scale);
     this.scale = scale;
+  }
+
+  /** Room for `n` more bytes; `bytes` may be a new Buffer after. */
+  private room(n: number): void {
+    if (this.used + n > this.bytes.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.used + n, this.bytes.length * 2, 256));
+      this.bytes.copy(next, 0, 0, this.used);
+      this.bytes = next;
+    }
+  }
+
+  /** Copies `src[from, to)` to the end of `bytes`; where it starts. */
+  copy(src: Buffer, from: number, to: number): number {
+    this.room(to - from);
+    const b = this.bytes;
+    const at = this.used;
+    let o = at;
+    for (let i = from; i < to; i++) b[o++] = src[i]!;
+    this.used = o;
+    return at;
+  }
+
+  /** An ASCII string's bytes at the end of `bytes` (decimals and ids, checked by toTick); where they start. */
+  text(s: string): number {
+    this.room(s.length);
+    const at = this.used;
+    this.used = ascii(this.bytes, at, s);
+    return at;
+  }
+
+  /** Text `j` (OPEN, HIGH, ...) of bucket `k`, as a string. */
+  string(k: number, j: number): string {
+    const at = this.ref[k * REFS + j]!;
+    if (at < 0) return this.strs![k * 6 + (j >> 1)]!;
+    return this.bytes.toString('latin1', at, at + this.ref[k * REFS + j + 1]!);
+  }
+
+  /** Text `j` of bucket `k` written at `o` in `out`; the offset after it. */
+  write(k: number, j: number, out: Buffer, o: number): number {
+    const at = this.ref[k * REFS + j]!;
+    if (at < 0) return ascii(out, o, this.strs![k * 6 + (j >> 1)]!);
+    const b = this.bytes;
+    const end = at + this.ref[k * REFS + j + 1]!;
+    for (let i = at; i < end; i++) out[o++] = b[i]!;
+    return o;
+  }
+
+  /** Text `j` of bucket `k` is text `j` of bucket `from` of `src`, whose bytes these share (rollUp). */
+  take(k: number, j: number, src: Buckets, from: number): void {
+    const at = src.ref[from * REFS + j]!;
+    if (at < 0) this.setString(k, j, src.strs![from * 6 + (j >> 1)]!);
+    else setRef(this.ref, k * REFS + j, at, src.ref[from * REFS + j + 1]!);
+  }
+
+  /** Text `j` of bucket `k` is the string `s` (a general Tick's). */
+  setString(k: number, j: number, s: string): void {
+    this.ref[k * REFS + j] = -1;
+    this.ref[k * REFS + j + 1] = s.length;
+    (this.strs ??= [])[k * 6 + (j >> 1)] = s;
   }
 
   /** Sum `j` (0 the volume, 1 the quote volume) of bucket `k` as a Sum (made from its units when not held). */
@@ -275,7 +353,7 @@ class Buckets {
   }
 
   /** value(k, j)'s bytes at `o` in `b`; the offset after them. */
-  write(k: number, j: number, b: Buffer, o: number): number {
+  writeSum(k: number, j: number, b: Buffer, o: number): number {
     const sum = this.held === 0 ? undefined : this.sums[k * 2 + j];
     return sum !== undefined ? sum.write(b, o) : writeUnits(b, o, this.num[k * NUMS + VOLUME_UNITS + j]!, this.scale[k * 2 + j]!);
   }
@@ -283,17 +361,18 @@ class Buckets {
   /**
    * These candles rolled up into the buckets of a longer period `ms` (per
    * bucket, not per trade): open and close by (time, id), high and low by
-   * value, sums exact. These are not changed.
+   * value, sums exact. The roll-up's texts are these candles' bytes (it
+   * shares them, writing none); these are not changed.
    */
   rollUp(ms: number): Buckets {
     const out = new Buckets();
+    out.bytes = this.bytes;
+    out.used = this.used;
     out.maxPrice = this.maxPrice;
     out.maxId = this.maxId;
     const num = this.num;
-    const str = this.str;
     for (let k = 0; k < this.count; k++) {
       const x = k * NUMS;
-      const y = k * STRS;
       const n = Math.floor(num[x + TIME]! / ms);
       let j = out.find(n);
       if (j < 0) {
@@ -301,7 +380,7 @@ class Buckets {
         const at = j * NUMS;
         for (let i = 0; i < NUMS; i++) out.num[at + i] = num[x + i]!;
         out.num[at + TIME] = n * ms;
-        for (let i = 0; i < STRS; i++) out.str[j * STRS + i] = str[y + i]!;
+        for (let i = 0; i < REFS; i += 2) out.take(j, i, this, k);
         for (let i = 0; i < 2; i++) {
           const held = this.held === 0 ? undefined : this.sums[k * 2 + i];
           if (held !== undefined) out.setSum(j, i, 0, 0, held.copy());
@@ -310,31 +389,28 @@ class Buckets {
         continue;
       }
       const on = out.num;
-      const os = out.str;
       const at = j * NUMS;
-      const z = j * STRS;
       const ot = num[x + OT]!;
-      if (ot < on[at + OT]! || (ot === on[at + OT]! && compareIds(str[y + OI]!, os[z + OI]!) < 0)) {
-        os[z + OPEN] = str[y + OPEN]!;
+      if (ot < on[at + OT]! || (ot === on[at + OT]! && compareIds(this.string(k, OI), out.string(j, OI)) < 0)) {
+        out.take(j, OPEN, this, k);
+        out.take(j, OI, this, k);
         on[at + OT] = ot;
-        os[z + OI] = str[y + OI]!;
       }
       const ct = num[x + CT]!;
-      if (ct > on[at + CT]! || (ct === on[at + CT]! && compareIds(str[y + CI]!, os[z + CI]!) > 0)) {
-        os[z + CLOSE] = str[y + CLOSE]!;
+      if (ct > on[at + CT]! || (ct === on[at + CT]! && compareIds(this.string(k, CI), out.string(j, CI)) > 0)) {
+        out.take(j, CLOSE, this, k);
+        out.take(j, CI, this, k);
         on[at + CT] = ct;
-        os[z + CI] = str[y + CI]!;
       }
-      const high = str[y + HIGH]!;
+      // As foldInto: the doubles decide when they differ, the texts when not.
       const highN = num[x + HIGH_N]!;
-      if (highN > on[at + HIGH_N]! || (!(highN < on[at + HIGH_N]!) && high !== os[z + HIGH] && D.compare(high, os[z + HIGH]!) > 0)) {
-        os[z + HIGH] = high;
+      if (highN > on[at + HIGH_N]! || (!(highN < on[at + HIGH_N]!) && higher(this.string(k, HIGH), out.string(j, HIGH)))) {
+        out.take(j, HIGH, this, k);
         on[at + HIGH_N] = highN;
       }
-      const low = str[y + LOW]!;
       const lowN = num[x + LOW_N]!;
-      if (lowN < on[at + LOW_N]! || (!(lowN > on[at + LOW_N]!) && low !== os[z + LOW] && D.compare(low, os[z + LOW]!) < 0)) {
-        os[z + LOW] = low;
+      if (lowN < on[at + LOW_N]! || (!(lowN > on[at + LOW_N]!) && higher(out.string(j, LOW), this.string(k, LOW)))) {
+        out.take(j, LOW, this, k);
         on[at + LOW_N] = lowN;
       }
       for (let i = 0; i < 2; i++) {
@@ -350,36 +426,45 @@ class Buckets {
   candles(): StoredCandle[] {
     const out: StoredCandle[] = [];
     const num = this.num;
-    const str = this.str;
     for (let k = 0; k < this.count; k++) {
       const x = k * NUMS;
-      const y = k * STRS;
       out.push({
         time: num[x + TIME]!,
-        open: str[y + OPEN]!,
-        high: str[y + HIGH]!,
-        low: str[y + LOW]!,
-        close: str[y + CLOSE]!,
+        open: this.string(k, OPEN),
+        high: this.string(k, HIGH),
+        low: this.string(k, LOW),
+        close: this.string(k, CLOSE),
         volume: this.value(k, 0),
         quoteVolume: this.value(k, 1),
         trades: num[x + TRADES]!,
         ot: num[x + OT]!,
-        oi: str[y + OI]!,
+        oi: this.string(k, OI),
         ct: num[x + CT]!,
-        ci: str[y + CI]!,
+        ci: this.string(k, CI),
       });
     }
     return out;
   }
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** True when `units / 10^scale` can be summed as units (Sum.addUnits). */
 const summable = (units: number, scale: number) => units === units && scale <= 22;
 
 /**
+ * A decimal of at most 15 digits: distinct ones are distinct doubles, in
+ * their order (decimal.ts compare()), and none is the double of another
+ * decimal of at most 16 characters (a 16-digit integer is 10^15 or more).
+ */
+const fewDigits = (d: string) => d.length <= 15 || (d.length === 16 && d.indexOf('.') >= 0);
+
+/**
  * Keyed by the bucket's number (time / baseMs, a small integer), not its
  * start: no heap number per trade. A CheckedTick's quantity and amount are
- * summed from their units when it has them (their text is not made).
+ * summed from their units when it has them (their text is not made), and
+ * its price and id copied from the bytes it was read from (their strings
+ * are not made either).
  */
 function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   const checked = t instanceof CheckedTick;
@@ -387,19 +472,32 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   const a = checked && summable(t.amountUnits, t.amountScale);
   const time = t.time;
   const n = Math.floor(time / baseMs);
-  const price = t.price;
-  const id = t.id;
-  if (price.length > b.maxPrice) b.maxPrice = price.length;
-  if (id.length > b.maxId) b.maxId = id.length;
-  // The price's double: from its units when a parser found them exact (the
-  // same double: both are the correctly rounded value of units / 10^scale,
-  // both operands exact), else parsed from its text.
-  const pu = checked ? t.priceUnits : NaN;
-  const ps = checked ? t.priceScale : 0;
+  // The price's double, and whether it is exact (at most 15 digits): from
+  // its units when a parser found them (the same double as Number(price):
+  // both are the correctly rounded value of units / 10^scale, both operands
+  // exact), else from its text.
+  let x: number;
+  let exact: boolean;
+  let priceLength: number;
+  if (checked && t.priceUnits === t.priceUnits) {
+    x = t.priceUnits / POW10[t.priceScale]!;
+    exact = true;
+    priceLength = t.priceEnd - t.priceAt;
+  } else {
+    const price = t.price;
+    priceLength = price.length;
+    x = priceLength <= 16 ? Number(price) : NaN;
+    exact = fewDigits(price);
+  }
+  const idLength = checked && t.idAt >= 0 ? t.idEnd - t.idAt : t.id.length;
+  if (priceLength > b.maxPrice) b.maxPrice = priceLength;
+  if (idLength > b.maxId) b.maxId = idLength;
+  // Where the trade's price and id are copied to in the batch's bytes, once each, when first needed.
+  let priceAt = -1;
+  let idAt = -1;
   let k = b.find(n);
   if (k < 0) {
     k = b.add(n);
-    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
     const num = b.num;
     const at = k * NUMS;
     num[at + TIME] = n * baseMs;
@@ -408,14 +506,24 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
     num[at + HIGH_N] = x;
     num[at + LOW_N] = x;
     num[at + TRADES] = 1;
-    const str = b.str;
-    const y = k * STRS;
-    str[y + OPEN] = price;
-    str[y + HIGH] = price;
-    str[y + LOW] = price;
-    str[y + CLOSE] = price;
-    str[y + OI] = id;
-    str[y + CI] = id;
+    if (checked) {
+      priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      const ref = b.ref;
+      const r = k * REFS;
+      ref[r + OPEN] = ref[r + HIGH] = ref[r + LOW] = ref[r + CLOSE] = priceAt;
+      ref[r + OPEN + 1] = ref[r + HIGH + 1] = ref[r + LOW + 1] = ref[r + CLOSE + 1] = priceLength;
+      ref[r + OI] = ref[r + CI] = idAt;
+      ref[r + OI + 1] = ref[r + CI + 1] = idLength;
+    } else {
+      const price = t.price;
+      b.setString(k, OPEN, price);
+      b.setString(k, HIGH, price);
+      b.setString(k, LOW, price);
+      b.setString(k, CLOSE, price);
+      b.setString(k, OI, t.id);
+      b.setString(k, CI, t.id);
+    }
     if (q) b.setSum(k, 0, t.quantityUnits, t.quantityScale, undefined);
     else b.setSum(k, 0, 0, 0, new Sum(t.quantity));
     if (a) b.setSum(k, 1, t.amountUnits, t.amountScale, undefined);
@@ -423,38 +531,55 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
     return;
   }
   const num = b.num;
-  const str = b.str;
   const at = k * NUMS;
-  const y = k * STRS;
+  const r = k * REFS;
   const ot = num[at + OT]!;
-  if (time < ot || (time === ot && compareIds(id, str[y + OI]!) < 0)) {
-    str[y + OPEN] = price;
+  if (time < ot || (time === ot && compareIds(t.id, b.string(k, OI)) < 0)) {
+    if (checked) {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      if (idAt < 0) idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      setRef(b.ref, r + OPEN, priceAt, priceLength);
+      setRef(b.ref, r + OI, idAt, idLength);
+    } else {
+      b.setString(k, OPEN, t.price);
+      b.setString(k, OI, t.id);
+    }
     num[at + OT] = time;
-    str[y + OI] = id;
   }
   const ct = num[at + CT]!;
-  if (time > ct || (time === ct && compareIds(id, str[y + CI]!) > 0)) {
-    str[y + CLOSE] = price;
+  if (time > ct || (time === ct && compareIds(t.id, b.string(k, CI)) > 0)) {
+    if (checked) {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      if (idAt < 0) idAt = t.idAt >= 0 ? b.copy(t.src, t.idAt, t.idEnd) : b.text(t.id);
+      setRef(b.ref, r + CLOSE, priceAt, priceLength);
+      setRef(b.ref, r + CI, idAt, idLength);
+    } else {
+      b.setString(k, CLOSE, t.price);
+      b.setString(k, CI, t.id);
+    }
     num[at + CT] = time;
-    str[y + CI] = id;
   }
-  const high = str[y + HIGH]!;
-  const low = str[y + LOW]!;
-  if (price !== high || price !== low) {
-    // Distinct decimals of at most 15 significant digits (16 characters)
-    // are distinct doubles in the same order (decimal.ts compare()); the
-    // bounds' doubles are kept, so most trades parse one number.
-    const x = pu === pu ? pu / POW10[ps]! : price.length <= 16 ? Number(price) : NaN;
-    const highN = num[at + HIGH_N]!;
-    if (x > highN || (!(x < highN) && price !== high && D.compare(price, high) > 0)) {
-      str[y + HIGH] = price;
-      num[at + HIGH_N] = x;
+  // High and low by value. Exact doubles (at most 15 digits) decide by
+  // themselves, equal ones meaning equal decimals; otherwise, as
+  // decimal.ts compare() on the texts when the doubles do not tell them
+  // apart (the bounds' doubles are kept, so most trades parse no text).
+  const highN = num[at + HIGH_N]!;
+  if (x > highN || (!(x < highN) && !(exact && x === highN) && higher(t.price, b.string(k, HIGH)))) {
+    if (!checked) b.setString(k, HIGH, t.price);
+    else {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      setRef(b.ref, r + HIGH, priceAt, priceLength);
     }
-    const lowN = num[at + LOW_N]!;
-    if (x < lowN || (!(x > lowN) && price !== low && D.compare(price, low) < 0)) {
-      str[y + LOW] = price;
-      num[at + LOW_N] = x;
+    num[at + HIGH_N] = x;
+  }
+  const lowN = num[at + LOW_N]!;
+  if (x < lowN || (!(x > lowN) && !(exact && x === lowN) && higher(b.string(k, LOW), t.price))) {
+    if (!checked) b.setString(k, LOW, t.price);
+    else {
+      if (priceAt < 0) priceAt = b.copy(t.src, t.priceAt, t.priceEnd);
+      setRef(b.ref, r + LOW, priceAt, priceLength);
     }
+    num[at + LOW_N] = x;
   }
   if (q) b.addUnits(k, 0, t.quantityUnits, t.quantityScale);
   else b.sum(k, 0).add(t.quantity);
@@ -462,6 +587,14 @@ function foldInto(b: Buckets, t: Tick, baseMs: number): void {
   else b.sum(k, 1).add(t.amount);
   num[at + TRADES] = num[at + TRADES]! + 1;
 }
+
+function setRef(ref: Int32Array, i: number, at: number, length: number): void {
+  ref[i] = at;
+  ref[i + 1] = length;
+}
+
+/** Decimal `p` is above `q` (canonical texts). */
+const higher = (p: string, q: string) => p !== q && D.compare(p, q) > 0;
 
 const SEMICOLON = 0x3b;
 
@@ -524,15 +657,14 @@ export class TradeBatch {
     this.amounts[this.alen++] = SEMICOLON;
     this.count++;
     if (t.time > this.maxTime) this.maxTime = t.time;
-    this.track(t.id, t.time);
+    this.track(integerId(t.id), t.time);
   }
 
   /** The time bounds and id runs summary() gives, for one more trade. */
-  private track(id: string, time: number): void {
+  private track(x: number, time: number): void {
     if (time < this.minTime) this.minTime = time;
     const runs = this.runs;
     if (runs === undefined) return;
-    const x = integerId(id);
     if (x < 0) {
       this.runs = undefined;
       return;
@@ -619,7 +751,8 @@ export class TradeBatch {
     this.amounts[this.alen++] = SEMICOLON;
     this.count++;
     if (t.time > this.maxTime) this.maxTime = t.time;
-    this.track(t.id, t.time);
+    // The id from its bytes: no string per trade.
+    this.track(t.idAt >= 0 ? integerIdAt(t.src, t.idAt, t.idEnd) : integerId(t.id), t.time);
   }
 
   /** The stream entry's text (what packTrades gives for the same trades). */
@@ -627,6 +760,7 @@ export class TradeBatch {
     return this.text.subarray(0, this.len);
   }
 
+  /** One partial candle per base bucket touched (what foldBatch gives). */
   /** One partial candle per base bucket touched (what foldBatch gives), or per bucket of a longer period `ms`, rolled up. */
   candles(ms?: number): StoredCandle[] {
     return (ms === undefined || ms === this.baseMs ? this.buckets : this.buckets.rollUp(ms)).candles();
@@ -664,7 +798,7 @@ export class TradeBatch {
 
 /** Each of `bk`'s candles as stored (encodeStored's text) into a slab; its start and a view of its bytes appended to `out`. */
 function writeCandles(bk: Buckets, out: (string | number | Buffer)[]): void {
-  // A bound from the longest price and id, without reading every candle's strings.
+  // A bound from the longest price and id, without reading every candle.
   let sums = 2 * 40;
   if (bk.held > 0) for (let k = 0; k < bk.count; k++) sums = Math.max(sums, bk.maxLength(k, 0) + bk.maxLength(k, 1));
   const size = bk.count * (CANDLE_FIXED + 4 * bk.maxPrice + 2 * bk.maxId + sums);
@@ -672,36 +806,34 @@ function writeCandles(bk: Buckets, out: (string | number | Buffer)[]): void {
   const start = slabAt;
   let o = start;
   const num = bk.num;
-  const str = bk.str;
   for (let k = 0; k < bk.count; k++) {
     const x = k * NUMS;
-    const y = k * STRS;
     const from = o;
     const time = num[x + TIME]!;
     o = bytes(b, o, P_TIME);
     o = writeUnits(b, o, time, 0);
     o = bytes(b, o, P_OPEN);
-    o = ascii(b, o, str[y + OPEN]!);
+    o = bk.write(k, OPEN, b, o);
     o = bytes(b, o, P_HIGH);
-    o = ascii(b, o, str[y + HIGH]!);
+    o = bk.write(k, HIGH, b, o);
     o = bytes(b, o, P_LOW);
-    o = ascii(b, o, str[y + LOW]!);
+    o = bk.write(k, LOW, b, o);
     o = bytes(b, o, P_CLOSE);
-    o = ascii(b, o, str[y + CLOSE]!);
+    o = bk.write(k, CLOSE, b, o);
     o = bytes(b, o, P_VOLUME);
-    o = bk.write(k, 0, b, o);
+    o = bk.writeSum(k, 0, b, o);
     o = bytes(b, o, P_QUOTE_VOLUME);
-    o = bk.write(k, 1, b, o);
+    o = bk.writeSum(k, 1, b, o);
     o = bytes(b, o, P_TRADES);
     o = writeUnits(b, o, num[x + TRADES]!, 0);
     o = bytes(b, o, P_OT);
     o = writeUnits(b, o, num[x + OT]!, 0);
     o = bytes(b, o, P_OI);
-    o = ascii(b, o, str[y + OI]!);
+    o = bk.write(k, OI, b, o);
     o = bytes(b, o, P_CT);
     o = writeUnits(b, o, num[x + CT]!, 0);
     o = bytes(b, o, P_CI);
-    o = ascii(b, o, str[y + CI]!);
+    o = bk.write(k, CI, b, o);
     o = bytes(b, o, P_END);
     out.push(time, b.subarray(from, o));
   }
@@ -748,6 +880,20 @@ export function integerId(id: string): number {
     if (c < 48 || c > 57) return -1;
   }
   return Number(id);
+}
+
+/** integerId() of the bytes `src[at, end)`. */
+export function integerIdAt(src: Buffer, at: number, end: number): number {
+  const n = end - at;
+  if (n <= 0 || n > 15) return -1;
+  if (n > 1 && src[at] === 48) return -1;
+  let x = 0;
+  for (let k = at; k < end; k++) {
+    const c = src[k]!;
+    if (c < 48 || c > 57) return -1;
+    x = x * 10 + (c - 48);
+  }
+  return x;
 }
 
 const COMMA = 0x2c;

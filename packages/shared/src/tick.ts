@@ -85,20 +85,23 @@ export function parseTime(v: unknown): number {
  * (apps/ingest/src/sources/plain-line.ts).
  *
  * It keeps where its text is in the bytes it was read from, and the integer
- * units of its quantity and quote amount when they are exact in a double:
- * TradeBatch.push copies the bytes and sums the units, so the quantity and
- * amount strings are made only if asked for (a dead letter, a test).
+ * units of its price, quantity and quote amount when they are exact in a
+ * double: TradeBatch.push copies the bytes and sums the units, so the
+ * price, id, quantity and amount strings are made only if asked for (a
+ * dead letter, a test, a tie the fold breaks by id).
  */
 export class CheckedTick implements Tick, RawTrade {
+  private priceText: string | undefined;
+  private idText: string | undefined;
   private quantityText: string | undefined;
   private amountText: string | undefined;
 
   constructor(
     readonly pair: string,
     readonly time: number,
-    readonly price: string,
     readonly side: Side | undefined,
-    readonly id: string,
+    /** The id when it is not in the bytes (idAt -1): the line's number. */
+    idText: string | undefined,
     /**
      * The bytes the trade was read from (not changed afterwards), and where
      * its time, price, quantity and id are ([at, end); idAt -1: the id is
@@ -128,6 +131,15 @@ export class CheckedTick implements Tick, RawTrade {
     amountText: string | undefined,
   ) {
     this.amountText = amountText;
+    this.idText = idText;
+  }
+
+  get price(): string {
+    return (this.priceText ??= this.src.toString('latin1', this.priceAt, this.priceEnd));
+  }
+
+  get id(): string {
+    return (this.idText ??= this.src.toString('latin1', this.idAt, this.idEnd));
   }
 
   get quantity(): string {

@@ -220,7 +220,7 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
       i += SELL.length;
     } else return undefined;
   }
-  let id: string;
+  let idText: string | undefined;
   let idAt = -1;
   let idEnd = -1;
   if (at(buf, i, ID_KEY, end)) {
@@ -230,22 +230,19 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     const n = i - idAt;
     if (n < 1 || n > MAX_ID || buf[i] !== QUOTE) return undefined;
     idEnd = i;
-    id = buf.toString('latin1', idAt, i);
     i++;
   } else {
-    id = String(lineNo);
+    idText = String(lineNo);
   }
   if (i !== end - 1) return undefined;
   // mulCanonical(price, quantity), from the units read: the same product (decimal.ts small(): exact units of at most 15 digits).
   const u = price.small && quantity.small ? price.units * quantity.units : NaN;
   const exact = Number.isSafeInteger(u);
-  const p = buf.toString('latin1', priceStart, price.canonicalEnd);
   return new CheckedTick(
     pairAt(buf, pairStart, pairEnd),
     time,
-    p,
     side,
-    id,
+    idText,
     buf,
     timeStart,
     timeEnd,
@@ -263,6 +260,6 @@ export function parsePlainLine(buf: Buffer, start: number, end: number, lineNo: 
     quantity.scale,
     exact ? u : NaN,
     price.scale + quantity.scale,
-    exact ? undefined : decimal.mulCanonical(p, buf.toString('latin1', quantityStart, quantity.canonicalEnd)),
+    exact ? undefined : decimal.mulCanonical(buf.toString('latin1', priceStart, price.canonicalEnd), buf.toString('latin1', quantityStart, quantity.canonicalEnd)),
   );
 }
