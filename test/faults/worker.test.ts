@@ -34,9 +34,12 @@ async function seed(pairs: number, prefix = testPrefix('fault-worker')) {
   for (let i = 0; i < pairs; i++) all.set(`P${i}_USDT`, syntheticTicks(`P${i}_USDT`, T0, SPAN, 300, i + 1));
   const names = [...all.keys()];
   for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((pair) => store.addTicks(pair, all.get(pair)!)));
-  await store.registerPairs([...all.keys()]);
+  // The replay's clock before the pairs, as an ingester writes it: a
+  // worker already running that met the pairs with no clock would close
+  // them by the wall clock (up to today).
   const last = Math.max(...[...all.values()].map((t) => t.at(-1)!.time));
   await redis.hset(keys.clock(), { source: 'replay', time: last, done: '1' });
+  await store.registerPairs([...all.keys()]);
   return { prefix, keys, store, all, last };
 }
 
