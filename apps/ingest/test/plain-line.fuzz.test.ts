@@ -292,6 +292,8 @@ describe('the plain JSON line fast path', () => {
         expect(fast.packed().toString('latin1')).toBe(general.packed().toString('latin1'));
         expect(fast.count).toBe(general.count);
         expect(fast.maxTime).toBe(general.maxTime);
+        // Integer ids read from the bytes give the same runs as from the strings.
+        expect(fast.summary()).toBe(general.summary());
         expect(fast.candles()).toEqual(general.candles());
         expect(fast.ticks('X_Y')).toEqual(general.ticks('X_Y'));
         const a: (string | number | Buffer)[] = [];

@@ -39,6 +39,13 @@ export interface WriteOptions {
 }
 
 export class TickStore {
+  /**
+   * The longer periods of the chain, built as the trades come (their
+   * candles merged in the same call), from the bucket after the newest
+   * candle stored before the first such write (lua/add-ticks.lua).
+   */
+  private readonly longer: readonly number[];
+
   constructor(
     readonly redis: RedisClient,
     readonly keys: Keys,
@@ -46,6 +53,7 @@ export class TickStore {
     readonly opts: WriteOptions,
   ) {
     defineScripts(redis);
+    this.longer = plan.chain.slice(1).map((c) => c.ms);
   }
 
   /**
@@ -65,10 +73,7 @@ export class TickStore {
     if (batch.count === 0) return { added: 0, duplicates: 0, late: 0, refused: [] };
     const clock = opts.clock ?? batch.maxTime;
     const k = this.keys;
-    // The longer periods of the chain are built as the trades come (their
-    // candles merged here too), from the bucket after the newest base candle
-    // stored before the first such write (lua/add-ticks.lua).
-    const longer = this.plan.chain.slice(1).map((c) => c.ms);
+    const longer = this.longer;
     const keys = [k.ticks(pair), k.ids(pair), k.seen(pair), k.state(pair), k.candles(pair, this.plan.baseMs), k.revised(pair), ...longer.map((ms) => k.candles(pair, ms))];
     // Indexes (into the first batch) still to be written; built on a resend only.
     let live: number[] | undefined;

@@ -236,22 +236,22 @@ end
 
 -- Likewise the longer periods' stored candles, from where each is built
 -- as trades come.
-local baseTop
+local storedTop
 for _, q in ipairs(longer) do
   if q.bf == nil then
     -- Its first write: built from the bucket after the newest candle
     -- stored so far of any period of the chain (read before this batch's
     -- are written): imported history is of one longer period, not the base.
-    if baseTop == nil then
-      baseTop = false
+    if storedTop == nil then
+      storedTop = false
       for k = 5, #KEYS do
         if k ~= 6 then
           local top = redis.call('ZRANGE', KEYS[k], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-          if top[2] and (not baseTop or tonumber(top[2]) > baseTop) then baseTop = tonumber(top[2]) end
+          if top[2] and (not storedTop or tonumber(top[2]) > storedTop) then storedTop = tonumber(top[2]) end
         end
       end
     end
-    q.bf = baseTop and (math.floor(baseTop / q.ms) * q.ms + q.ms) or 0
+    q.bf = storedTop and (math.floor(storedTop / q.ms) * q.ms + q.ms) or 0
     q.newBf = true
   end
   local lowQ, highQ
