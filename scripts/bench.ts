@@ -67,7 +67,9 @@ const started = performance.now();
 const figures: Figure[] = [];
 for (const [name, section] of Object.entries(SECTIONS)) {
   if (!wanted(name)) continue;
+  const sectionStarted = performance.now();
   figures.push(...(await section(ctx)));
+  ctx.progress(`${name}: done in ${((performance.now() - sectionStarted) / 1000).toFixed(1)} s`);
 }
 const seconds = (performance.now() - started) / 1000;
 if (json) {

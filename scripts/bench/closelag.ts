@@ -24,7 +24,7 @@ interface Body {
 
 export async function closeLag(ctx: BenchContext): Promise<Figure[]> {
   const pairs = Number(process.env.BENCH_PAIRS ?? 1000);
-  const seconds = ctx.quick ? 12 : 65;
+  const seconds = ctx.quick ? 9 : 65;
   const redis = await BenchRedis.start({ aof: true });
   const sub = new Redis(redis.url);
   const port = await freePort();

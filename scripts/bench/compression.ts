@@ -17,7 +17,7 @@
 import { get as httpGet } from 'node:http';
 import { CandleStore, Keys, Stats, canonical, checkMeta, closeLimits, decimal, LIVE_CLOCK, parsePeriods, planPeriods, type Tick } from '@candlestack/shared';
 import { BenchApp, BenchRedis, freePort, waitFor, type BenchContext, type Figure } from './lib.js';
-import { add, median, rate, refused, shoot, tally } from './http.js';
+import { add, median, rate, refused, shoot, tally, warmUp } from './http.js';
 
 const PREFIX = 'bench-compression';
 const PERIODS = '1m,5m';
@@ -90,7 +90,7 @@ export async function compression(ctx: BenchContext): Promise<Figure[]> {
 
     ctx.progress(`compression: req/s at limit=5000 per encoding, 10 connections, ${rounds} interleaved rounds of ${seconds} s`);
     const got = Object.fromEntries(ENCODINGS.map((e) => [e, tally()]));
-    for (const e of ENCODINGS) await shoot(url, 10, { requests: 200 }, [`Accept-Encoding=${e}`]);
+    for (const e of ENCODINGS) await warmUp(ctx, url, 10, 200, [`Accept-Encoding=${e}`]);
     for (let r = 0; r < rounds; r++) for (const e of ENCODINGS) add(got[e]!, await shoot(url, 10, seconds, [`Accept-Encoding=${e}`]));
     for (const e of ENCODINGS) {
       figures.push({

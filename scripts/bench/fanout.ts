@@ -66,7 +66,7 @@ export async function fanout(ctx: BenchContext): Promise<Figure[]> {
   const section = 'fanout';
   const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
   const events = ctx.quick ? 20 : 100;
-  const churnMs = ctx.quick ? 2_000 : 10_000;
+  const churnMs = ctx.quick ? 1_000 : 10_000;
   const redis = await BenchRedis.start({ aof: false });
   const keys = new Keys(PREFIX);
   const plan = planPeriods(parsePeriods(PERIOD));
