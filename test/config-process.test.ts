@@ -51,4 +51,20 @@ describe('configuration, as a process', () => {
     }
     expect(ran + refused).toBe(envs.length);
   }, 90_000);
+
+  it('a stop asked for the moment the schedulers are in place (the audit still starting) closes the worker and exits 0', async () => {
+    for (let i = 0; i < 3; i++) {
+      const prefix = testPrefix('config-process');
+      prefixes.push(prefix);
+      // 1m is a period Poloniex serves: the audit starts after the schedulers' line.
+      const p = AppProcess.start('worker', { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PERIODS: '1m', POLONIEX_REST_URL: 'http://127.0.0.1:9' });
+      p.proc.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('close schedulers in place')) p.proc.kill('SIGTERM');
+      });
+      await p.waitExit();
+      expect(p.signal, p.lines.join('\n')).toBeNull();
+      expect(p.exitCode, p.lines.join('\n')).toBe(0);
+      expect(p.logs().some((l) => l.msg === 'stopping')).toBe(true);
+    }
+  }, 60_000);
 });

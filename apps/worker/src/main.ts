@@ -5,7 +5,26 @@ import { startWorker } from './worker.js';
 
 const config = loadConfig(workerEnv);
 const log = createLogger('worker', config.LOG_LEVEL, undefined, configSecrets(config));
-let worker;
+
+// Handled from the start: a stop asked for while the worker starts (its
+// schedulers are in place before its audit is) waits for the start to end,
+// then closes it and exits 0, not killed by the signal half started.
+let stopping = false;
+let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+let health: ReturnType<typeof keepHealthFile> | undefined;
+const stop = () => {
+  health?.stop();
+  void worker!.close().then(() => process.exit(0));
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    if (worker) stop();
+  });
+}
+
 try {
   worker = await startWorker(config, log);
 } catch (err) {
@@ -16,16 +35,5 @@ try {
   }
   throw err;
 }
-
-const health = config.HEALTH_FILE ? keepHealthFile(config.HEALTH_FILE, () => worker!.healthy(), log) : undefined;
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    health?.stop();
-    log.info({ signal }, 'stopping');
-    void worker!.close().then(() => process.exit(0));
-  });
-}
+if (stopping) stop();
+else health = config.HEALTH_FILE ? keepHealthFile(config.HEALTH_FILE, () => worker!.healthy(), log) : undefined;
