@@ -155,9 +155,12 @@ export class Ingester {
       // 20 ms. A replay as fast as it can (REPLAY_SPEED=0) reads faster than
       // any store writes: its trades may wait up to a second and pile up, so
       // that over many pairs each pair's batch holds hundreds of trades, not
-      // a few, and a script call's fixed cost (~0.1 ms) is spread thin.
+      // a few, and a script call's fixed cost (~0.1 ms) is spread thin. It
+      // goes as soon as half the bound waits: where the source waits for room
+      // (TickWriter.room), which the flush gives back at once, so the next
+      // trades are read while these are written.
       flushMs: flatOut ? 1_000 : 20,
-      flushAt: flatOut ? Math.min(200_000, Math.floor(config.INGEST_BUFFER / 2)) : 50_000,
+      flushAt: flatOut ? Math.floor(config.INGEST_BUFFER / 2) : 50_000,
       // The source rides along so the worker reads a replay clock even if
       // the first write at start-up found Redis away.
       onFlushed:

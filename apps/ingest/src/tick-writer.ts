@@ -118,11 +118,18 @@ export class TickWriter {
 
   /** Sends what add() took: now if a batch is full or much waits, else within flushMs. */
   schedule(): void {
-    if (this.timer || this.flushing || this.closed) return;
+    if (this.flushing || this.closed) return;
     // Now when a pair has a whole batch waiting, or many trades wait in all;
     // else after flushMs, so that a quiet source's trades still go within
     // that time, and a busy one over many pairs sends batches, not trades.
     const delay = this.redisDown ? this.retryMs : this.full || this.size >= this.opts.flushAt ? 0 : this.opts.flushMs;
+    if (this.timer) {
+      // A flushMs wait set when little was waiting ends as soon as enough
+      // is: a replay read 250,000 trades in well under its second's wait,
+      // then stood still until it ended.
+      if (delay > 0 || this.redisDown) return;
+      clearTimeout(this.timer);
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
@@ -167,13 +174,17 @@ export class TickWriter {
       this.flushing = undefined;
       this.inFlight = new Map();
       if (this.size > 0) this.schedule();
-      if (this.size < this.opts.maxBuffer / 2) {
-        const waiters = this.roomWaiters;
-        this.roomWaiters = [];
-        for (const w of waiters) w();
-      }
+      this.makeRoom();
     });
     return this.flushing;
+  }
+
+  /** Lets a waiting finite source read on, once the buffer is below half its bound. */
+  private makeRoom(): void {
+    if (this.size >= this.opts.maxBuffer / 2 || this.roomWaiters.length === 0) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   private async doFlush(): Promise<void> {
@@ -183,6 +194,14 @@ export class TickWriter {
     this.inFlight = batch;
     this.size = 0;
     this.full = false;
+    // The source reads on while this batch is written: reading and folding
+    // the next trades overlaps Redis running these scripts (a replay had
+    // waited for each flush to end). What is held stays bounded: at most
+    // half the bound waiting, and the batch in flight (itself at most what
+    // was waiting). A crash loses nothing more: a trade is written only by
+    // its batch's script call, and a replay resumes from the oldest
+    // position not yet written (lowestPending counts both).
+    this.makeRoom();
     const failed = new Map<string, Waiting[]>();
     const newPairs = [...batch.keys()].filter((p) => !this.registered.has(p));
     try {
