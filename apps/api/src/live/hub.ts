@@ -24,6 +24,8 @@ import {
 } from '@candlestack/shared';
 import type { ServerMessage } from './protocol.js';
 
+const PAIR_FIELD = '"pair":"';
+
 /** A connected client, as the hub sees it. */
 export interface LiveClient {
   /** One message for this client alone. */
@@ -67,7 +69,7 @@ export class LiveHub {
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== this.channel) return;
+      if (channel !== this.channel || !this.wanted(text)) return;
       const event = parseLiveEvent(text);
       if (event) this.onEvent(event);
     });
@@ -123,6 +125,22 @@ export class LiveHub {
 
   get subscriptionCount(): number {
     return this.subs.size;
+  }
+
+  /**
+   * Whether an event may concern a subscription, judged before it is
+   * parsed: a close run at a minute's end publishes an event per pair and
+   * period (8,000 at 1,000 pairs), and parsing each took the API's CPU
+   * just when readers ask for the candles that closed. An event names its
+   * pair first after its type (JSON.stringify of LiveEvent); anything else
+   * is parsed.
+   */
+  private wanted(text: string): boolean {
+    if (this.subs.size === 0) return false;
+    const at = text.indexOf(PAIR_FIELD);
+    if (at < 0 || at > 40) return true;
+    const end = text.indexOf('"', at + PAIR_FIELD.length);
+    return end < 0 || this.byPair.has(text.slice(at + PAIR_FIELD.length, end));
   }
 
   private onEvent(event: LiveEvent): void {
