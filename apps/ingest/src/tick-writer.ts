@@ -127,7 +127,7 @@ export class TickWriter {
       // A flushMs wait set when little was waiting ends as soon as enough
       // is: a replay read 250,000 trades in well under its second's wait,
       // then stood still until it ended.
-      if (delay > 0 || this.redisDown) return;
+      if (delay > 0) return;
       clearTimeout(this.timer);
     }
     this.timer = setTimeout(() => {

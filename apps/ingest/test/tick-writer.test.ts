@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Keys, Stats, TickStore, TradeBatch, canonical, parsePeriods, planPeriods, type AddOptions, type AddResult, type Tick } from '@candlestack/shared';
 import { TEST_REDIS_URL, deletePrefix, testPrefix } from '../../../test/support/redis.js';
+import { sleep } from '../../../test/support/wait.js';
 import { DeadLetters } from '../src/dead-letters.js';
 import { TickWriter, type TickWriterOptions } from '../src/tick-writer.js';
 import { captureLog, waitFor } from './support/harness.js';
@@ -70,7 +71,7 @@ describe('TickWriter', () => {
     let i = 0;
     for (; i < 10; i++) w.add(tick(i), T0);
     w.schedule(); // ten wait: a flushMs (60 s) wait begins
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(store.started).toBe(0);
     for (; i < 120; i++) w.add(tick(i), T0);
     w.schedule();
@@ -86,7 +87,7 @@ describe('TickWriter', () => {
     for (; i < 500; i++) w.add(tick(i), T0);
     let roomed = false;
     const first = w.room().then(() => (roomed = true));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(roomed).toBe(false);
     w.schedule();
     await waitFor('the flush in flight', () => store.started > 0);
@@ -97,7 +98,7 @@ describe('TickWriter', () => {
     for (; i < 1_000; i++) w.add(tick(i), T0);
     let held = true;
     const second = w.room().then(() => (held = false));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(held).toBe(true);
     store.release();
     await second;
